@@ -1,0 +1,540 @@
+"""Battles in, leaderboard out: the one function analysts and the CLI call.
+
+:func:`compute_leaderboard` chooses the model (Bradley–Terry, Davidson or online Elo),
+fits it, computes intervals, anchors the scale and assembles a :class:`Leaderboard`
+record with everything needed to reproduce it. The maths lives in :mod:`arena.ratings`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
+
+from arena.battles.table import Battles, Outcome
+from arena.errors import UserError
+from arena.ratings.bt import Fit, fit_bt, sandwich_bt
+from arena.ratings.davidson import fit_davidson, sandwich_davidson
+from arena.ratings.elo import online_elo, online_elo_bootstrap
+from arena.ratings.graph import diagnose
+from arena.ratings.intervals import (
+    multinomial_resamples,
+    normal_interval,
+    percentile_interval,
+    rank_upper_bound,
+)
+from arena.ratings.pairs import PairCells, cells_from_arrays, wsum
+from arena.ratings.scale import RatingScale
+from arena.ratings.style import StyleRows, fit_style_bt, sandwich_style, style_design
+from arena.records import CI_KINDS, METHODS, Leaderboard
+
+__all__ = ["CI_KINDS", "METHODS", "ArenaWarning", "compute_leaderboard"]
+
+
+#: Standard deviation (rating points) of the weak prior used only when the maximum
+#: likelihood ratings do not exist (undefeated / winless models, disconnected groups).
+PRIOR_SD_POINTS = 1000.0
+#: Newton tolerance on the largest step, natural-log units (about 2e-8 rating points).
+TOLERANCE = 1e-10
+
+Vector = NDArray[np.float64]
+
+
+class ArenaWarning(UserWarning):
+    """A result the user should read with care (e.g. ratings that needed a prior)."""
+
+
+@dataclass(frozen=True)
+class _Estimate:
+    theta: Vector  # centred natural-log strengths
+    lower: Vector  # centred interval in natural-log units (NaN when none)
+    upper: Vector
+    fit: Fit | None
+    coefficients: pd.DataFrame | None = None
+
+
+def _check_options(method: str, ci: str, rounds: int, level: float, style_control: bool) -> None:
+    if method not in METHODS:
+        raise UserError(f"unknown method '{method}'; expected one of {', '.join(METHODS)}")
+    if ci not in CI_KINDS:
+        raise UserError(f"unknown interval kind '{ci}'; expected one of {', '.join(CI_KINDS)}")
+    if ci == "bootstrap" and rounds < 2:
+        raise UserError(f"--rounds must be at least 2 for a bootstrap interval, got {rounds}")
+    if not 0 < level < 1:
+        raise UserError(f"confidence level must be between 0 and 1, got {level}")
+    if method == "elo" and ci == "sandwich":
+        raise UserError(
+            "sandwich intervals are defined for the bt and davidson fits; "
+            "use --ci bootstrap or --ci none with --method elo"
+        )
+    if method == "elo" and style_control:
+        raise UserError(
+            "style control needs a likelihood fit; use --method bt with --style-control"
+        )
+    if method == "davidson" and style_control:
+        raise UserError("style control is implemented for --method bt only")
+
+
+def _anchor_index(battles: Battles, anchor: tuple[str, float] | None) -> int | None:
+    if anchor is None:
+        return None
+    name, value = anchor
+    if not math.isfinite(value):
+        raise UserError(f"anchor rating for '{name}' must be a finite number, got {value}")
+    try:
+        return battles.models.index(name)
+    except ValueError:
+        close = difflib.get_close_matches(name, battles.models, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UserError(f"anchor model '{name}' is not among the rated models{hint}") from None
+
+
+class _Progress:
+    """Adapter from "one more round done" callbacks to tqdm (or nothing)."""
+
+    def __init__(self, enabled: bool, total: int, desc: str):
+        self._bar: Any = None
+        if enabled and total > 0:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit="round", leave=False)
+
+    def __call__(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _warn(messages: list[str], text: str) -> None:
+    messages.append(text)
+    warnings.warn(text, ArenaWarning, stacklevel=3)
+
+
+def _likelihood_fit(
+    cells: PairCells, method: str, prior: float, start: Vector | None = None
+) -> Fit:
+    stats = cells.stats()
+    fitter = fit_davidson if method == "davidson" else fit_bt
+    try:
+        return fitter(stats, cells.n_models, prior=prior, tol=TOLERANCE, start=start)
+    except RuntimeError:
+        if prior:
+            raise
+        # numerically on the edge of existence: the weak prior makes the optimum unique
+        return fitter(stats, cells.n_models, prior=_prior_precision(), tol=TOLERANCE, start=start)
+
+
+def _estimate_pairwise(
+    battles: Battles,
+    method: str,
+    ci: str,
+    rounds: int,
+    rng: np.random.Generator,
+    level: float,
+    prior: float,
+    progress: _Progress,
+) -> _Estimate:
+    cells = cells_from_arrays(
+        battles.n_models,
+        battles.model_a,
+        battles.model_b,
+        battles.outcome,
+        battles.count,
+        battles.weight,
+    )
+    fit = _likelihood_fit(cells, method, prior)
+    k = battles.n_models
+    nan = np.full(k, np.nan)
+    if ci == "sandwich":
+        stats = cells.stats()
+        cov = (sandwich_davidson if method == "davidson" else sandwich_bt)(stats, fit, k)
+        se = np.sqrt(np.clip(np.diag(cov)[:k], 0, None))
+        lower, upper = normal_interval(fit.theta, se, level)
+        return _Estimate(fit.theta, lower, upper, fit)
+    if ci == "bootstrap":
+
+        def refit(counts: Vector) -> Vector:
+            resampled = PairCells(
+                cells.n_models,
+                cells.lo,
+                cells.hi,
+                cells.cell_pair,
+                cells.cell_outcome,
+                counts,
+                cells.cell_weight,
+            )
+            stats = resampled.stats()
+            exists = diagnose(stats, k, ties_link=method != "davidson").exists
+            round_prior = prior if prior or exists else _prior_precision()
+            return _likelihood_fit(resampled, method, round_prior, start=fit.theta).theta
+
+        samples = multinomial_resamples(cells.cell_count, rounds, rng, refit, progress)
+        lower, upper = percentile_interval(samples, level)
+        return _Estimate(fit.theta, lower, upper, fit)
+    return _Estimate(fit.theta, nan, nan, fit)
+
+
+def _prior_precision() -> float:
+    """Precision of the fallback prior: sd of PRIOR_SD_POINTS on the 400-point, base-10 scale."""
+    return float((RatingScale().points_per_nat / PRIOR_SD_POINTS) ** 2)
+
+
+def _estimate_style(
+    battles: Battles,
+    ci: str,
+    rounds: int,
+    rng: np.random.Generator,
+    level: float,
+    prior: float,
+    plain: Fit,
+    progress: _Progress,
+    messages: list[str],
+) -> _Estimate:
+    assert battles.style_a is not None and battles.style_b is not None
+    count = battles.count.astype(np.float64)
+    design = style_design(battles.style_a, battles.style_b, battles.style_names, count)
+    if design.dropped:
+        _warn(
+            messages, f"style features without variation were left out: {', '.join(design.dropped)}"
+        )
+    if not design.names:
+        raise UserError(
+            "no style feature varies across these battles; style control is not possible"
+        )
+    rows = StyleRows.build(
+        battles.n_models,
+        battles.model_a,
+        battles.model_b,
+        battles.outcome,
+        count,
+        battles.weight,
+        design.z,
+    )
+    k, f = battles.n_models, len(design.names)
+    fit = fit_style_bt(rows, prior=prior, tol=TOLERANCE, start=plain.theta)
+    beta = np.array([fit.extra[f"beta_{j}"] for j in range(f)])
+    params = np.concatenate([fit.theta, beta])
+    nan = np.full(k + f, np.nan)
+    lower, upper = nan, nan
+    if ci == "sandwich":
+        cov = sandwich_style(rows, fit)
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        lower, upper = normal_interval(params, se, level)
+    elif ci == "bootstrap":
+        total = int(count.sum())
+        p = count / count.sum()
+        samples = []
+        for _ in range(rounds):
+            draw = rng.multinomial(total, p).astype(np.float64)
+            resampled = StyleRows(
+                k, rows.a, rows.b, rows.y, draw * battles.weight, draw * battles.weight**2, rows.z
+            )
+            cells = cells_from_arrays(k, rows.a, rows.b, battles.outcome, draw, np.ones(len(draw)))
+            round_prior = prior or (
+                0.0 if diagnose(cells.stats(), k).exists else _prior_precision()
+            )
+            refit = fit_style_bt(resampled, prior=round_prior, tol=TOLERANCE, start=params)
+            samples.append(
+                np.concatenate([refit.theta, [refit.extra[f"beta_{j}"] for j in range(f)]])
+            )
+            progress(1)
+        lower, upper = percentile_interval(np.vstack(samples), level)
+    coefficients = pd.DataFrame(
+        {
+            "feature": list(design.names),
+            "coefficient": beta,
+            "ci_lower": lower[k:],
+            "ci_upper": upper[k:],
+        }
+    )
+    return _Estimate(fit.theta, lower[:k], upper[:k], fit, coefficients)
+
+
+def _estimate_elo(
+    battles: Battles,
+    ci: str,
+    rounds: int,
+    rng: np.random.Generator,
+    level: float,
+    scale: RatingScale,
+    k_factor: float,
+    progress: _Progress,
+) -> _Estimate:
+    if not battles.ordered:
+        raise UserError(
+            "online Elo replays battles in order, but this input holds aggregated pair counts "
+            "with no order; use --method bt or davidson"
+        )
+    a, b, o, w = battles.model_a, battles.model_b, battles.outcome, battles.weight
+    if "tstamp" in battles.meta.columns:
+        ts = pd.to_numeric(battles.meta["tstamp"], errors="coerce").to_numpy(np.float64)
+        if not np.isnan(ts).all():
+            order = np.argsort(np.where(np.isnan(ts), np.inf, ts), kind="stable")
+            a, b, o, w = a[order], b[order], o[order], w[order]
+            count = battles.count[order]
+        else:
+            count = battles.count
+    else:
+        count = battles.count
+    if (count != 1).any():
+        a, b, o, w = (
+            np.repeat(a, count),
+            np.repeat(b, count),
+            np.repeat(o, count),
+            np.repeat(w, count),
+        )
+    params: dict[str, float] = {
+        "k": k_factor,
+        "scale": scale.scale,
+        "base": scale.base,
+        "initial": 0.0,
+    }
+    wts = None if np.all(w == 1.0) else w
+    points = online_elo(battles.n_models, a, b, o, weight=wts, **params)
+    ppn = scale.points_per_nat
+    theta = points / ppn
+    nan = np.full(battles.n_models, np.nan)
+    if ci == "bootstrap":
+        samples = online_elo_bootstrap(
+            battles.n_models,
+            a,
+            b,
+            o,
+            rounds=rounds,
+            rng=rng,
+            weight=wts,
+            progress=progress,
+            **params,
+        )
+        lower, upper = percentile_interval(samples / ppn, level)
+        return _Estimate(theta, lower, upper, None)
+    return _Estimate(theta, nan, nan, None)
+
+
+def _per_model_results(battles: Battles) -> tuple[Vector, Vector, Vector]:
+    k = battles.n_models
+    c = battles.count.astype(np.float64)
+    o = battles.outcome
+    a_win = c * (o == Outcome.A)
+    b_win = c * (o == Outcome.B)
+    tie = c * (o >= Outcome.TIE)
+    wins = wsum(battles.model_a, a_win, k) + wsum(battles.model_b, b_win, k)
+    losses = wsum(battles.model_a, b_win, k) + wsum(battles.model_b, a_win, k)
+    ties = wsum(battles.model_a, tie, k) + wsum(battles.model_b, tie, k)
+    return wins, losses, ties
+
+
+def compute_leaderboard(
+    battles: Battles,
+    *,
+    method: str = "bt",
+    ci: str = "sandwich",
+    rounds: int = 100,
+    seed: int = 0,
+    level: float = 0.95,
+    anchor: tuple[str, float] | None = None,
+    style_control: bool = False,
+    scale: RatingScale | None = None,
+    k_factor: float = 4.0,
+    progress: bool = False,
+    inputs: Sequence[dict[str, str]] = (),
+    filters: dict[str, Any] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> Leaderboard:
+    """Rate the models of ``battles`` and return a reproducible :class:`Leaderboard`.
+
+    Parameters
+    ----------
+    battles:
+        The (already filtered) battles.
+    method:
+        ``"bt"`` (Bradley–Terry MLE, ties as half wins), ``"davidson"`` (explicit tie
+        parameter) or ``"elo"`` (online Elo in timestamp / file order).
+    ci:
+        ``"sandwich"`` (robust normal interval; bt and davidson), ``"bootstrap"``
+        (percentile interval over ``rounds`` resamples of the battles) or ``"none"``.
+    rounds, seed:
+        Bootstrap rounds and the seed of its random generator.
+    level:
+        Confidence level of the intervals (0.95).
+    anchor:
+        ``(model, rating)``: shift the scale so that this model has this rating. Without
+        it the average model sits at ``scale.offset`` (online Elo: the initial rating).
+    style_control:
+        Fit Bradley–Terry with the battles' style features as covariates; the table then
+        also has ``rating_plain, rank_plain, rank_change`` from the plain fit.
+    scale:
+        The rating scale (400 points, base 10, offset 1000 by default).
+    k_factor:
+        Online Elo K-factor.
+    progress:
+        Show a progress bar on stderr for bootstrap rounds.
+    inputs:
+        Fingerprints of the input files, recorded in the result.
+    filters:
+        The filters that produced ``battles``, recorded in the result's parameters.
+    on_warning:
+        Also called with each warning's text (the CLI prints them).
+    """
+    scale = scale or RatingScale()
+    _check_options(method, ci, rounds, level, style_control)
+    if len(battles) == 0 or battles.n_battles == 0:
+        raise UserError("there are no battles to rate")
+    if battles.n_models < 2:
+        raise UserError(f"at least two models are needed to rate, found {battles.n_models}")
+    if style_control and not battles.has_style:
+        raise UserError(
+            "style control needs per-side style features: answers (conversation_a/b) "
+            "or style columns in the input"
+        )
+    anchor_idx = _anchor_index(battles, anchor)
+    messages: list[str] = []
+    rng = np.random.default_rng(seed)
+    prior = 0.0
+    diagnosis_text = ""
+    with threadpool_limits(limits=1):
+        if method != "elo":
+            cells = cells_from_arrays(
+                battles.n_models,
+                battles.model_a,
+                battles.model_b,
+                battles.outcome,
+                battles.count,
+                battles.weight,
+            )
+            ties_link = method != "davidson"
+            diag = diagnose(cells.stats(), battles.n_models, ties_link=ties_link)
+            if not diag.exists:
+                prior = _prior_precision()
+                diagnosis_text = diag.describe(battles.models, ties_link=ties_link)
+                _warn(
+                    messages,
+                    "maximum-likelihood ratings do not exist for these battles: "
+                    f"{diagnosis_text}. Ratings are kept finite by a weak prior "
+                    f"(normal, sd {PRIOR_SD_POINTS:g} points on the 400-point scale); "
+                    "read them with care.",
+                )
+        total_rounds = rounds if ci == "bootstrap" else 0
+        bar = _Progress(progress, total_rounds * (2 if style_control else 1), "bootstrap")
+        try:
+            if method == "elo":
+                est = _estimate_elo(battles, ci, rounds, rng, level, scale, k_factor, bar)
+                plain = None
+            else:
+                plain = _estimate_pairwise(battles, method, ci, rounds, rng, level, prior, bar)
+                est = plain
+                if style_control:
+                    assert plain.fit is not None
+                    est = _estimate_style(
+                        battles, ci, rounds, rng, level, prior, plain.fit, bar, messages
+                    )
+        finally:
+            bar.close()
+
+    ppn = scale.points_per_nat
+    base_offset = 0.0 if method == "elo" else scale.offset
+    initial = scale.offset
+    rating = (initial if method == "elo" else base_offset) + ppn * est.theta
+    shift = 0.0
+    if anchor is not None and anchor_idx is not None:
+        shift = anchor[1] - rating[anchor_idx]
+    rating = rating + shift
+    centre_to_points = (initial if method == "elo" else base_offset) + shift
+    lower = centre_to_points + ppn * est.lower
+    upper = centre_to_points + ppn * est.upper
+    have_ci = not np.isnan(lower).all()
+    rank_ub = rank_upper_bound(lower, upper) if have_ci else rank_upper_bound(rating, rating)
+    wins, losses, ties = _per_model_results(battles)
+    table = pd.DataFrame(
+        {
+            "rank_ub": rank_ub,
+            "model": list(battles.models),
+            "rating": rating,
+            "ci_lower": lower,
+            "ci_upper": upper,
+            "battles": battles.battles_per_model(),
+            "wins": np.rint(wins).astype(np.int64),
+            "losses": np.rint(losses).astype(np.int64),
+            "ties": np.rint(ties).astype(np.int64),
+        }
+    )
+    if style_control and plain is not None:
+        plain_rating = base_offset + ppn * plain.theta
+        if anchor_idx is not None and anchor is not None:
+            plain_rating += anchor[1] - plain_rating[anchor_idx]
+        if not np.isnan(plain.lower).all():
+            pl = plain_rating - ppn * plain.theta + ppn * plain.lower
+            pu = plain_rating - ppn * plain.theta + ppn * plain.upper
+            plain_rank = rank_upper_bound(pl, pu)
+        else:
+            plain_rank = rank_upper_bound(plain_rating, plain_rating)
+        table["rating_plain"] = plain_rating
+        table["rank_plain"] = plain_rank
+        table["rank_change"] = plain_rank - rank_ub
+    table = table.sort_values(["rating", "model"], ascending=[False, True], kind="stable")
+    table = table.reset_index(drop=True)
+
+    fit = est.fit
+    if fit is not None and fit.prior and not prior:
+        prior = fit.prior
+        _warn(
+            messages,
+            "the fit did not converge without regularisation; ratings use a weak prior "
+            f"(normal, sd {PRIOR_SD_POINTS:g} points on the 400-point scale)",
+        )
+    params: dict[str, Any] = {
+        "method": method,
+        "ci": ci,
+        "level": level,
+        "rounds": rounds if ci == "bootstrap" else None,
+        "seed": seed if ci == "bootstrap" else None,
+        "anchor": {"model": anchor[0], "rating": anchor[1]} if anchor else None,
+        "scale": scale.scale,
+        "base": scale.base,
+        "offset": scale.offset,
+        "ties": "half a win to each side (both-bad counted as a tie)",
+        "style_control": style_control,
+        "filters": filters or {},
+    }
+    if method == "elo":
+        params.update(
+            {"k": k_factor, "initial": scale.offset, "order": "timestamp, then file order"}
+        )
+    if fit is not None:
+        params.update(
+            {
+                "tolerance": TOLERANCE,
+                "iterations": fit.iterations,
+                "max_gradient": fit.max_gradient,
+                "prior_sd_points": PRIOR_SD_POINTS if prior else None,
+            }
+        )
+    extras: dict[str, float] = {}
+    if fit is not None and "nu" in fit.extra:
+        extras["nu"] = fit.extra["nu"]
+    for text in messages:
+        if on_warning is not None:
+            on_warning(text)
+    return Leaderboard(
+        table=table,
+        method=method,
+        params=params,
+        n_battles=battles.n_battles,
+        n_models=battles.n_models,
+        data_sha256=battles.sha256(),
+        inputs=tuple(inputs),
+        style_coefficients=est.coefficients,
+        extras=extras,
+        warnings=tuple(messages),
+    )

@@ -1,0 +1,86 @@
+"""Typed records passed between the ratings engine, the exporters and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CI_KINDS", "LEADERBOARD_COLUMNS", "METHODS", "Leaderboard"]
+
+#: Rating methods: Bradley–Terry, Davidson (ties), online Elo.
+METHODS: tuple[str, ...] = ("bt", "davidson", "elo")
+#: Interval kinds.
+CI_KINDS: tuple[str, ...] = ("sandwich", "bootstrap", "none")
+
+#: Columns every leaderboard table has, in this order (more may follow).
+LEADERBOARD_COLUMNS: tuple[str, ...] = (
+    "rank_ub",
+    "model",
+    "rating",
+    "ci_lower",
+    "ci_upper",
+    "battles",
+)
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """A computed leaderboard and everything needed to reproduce it.
+
+    Attributes
+    ----------
+    table:
+        One row per model sorted by rating (descending); columns start with
+        :data:`LEADERBOARD_COLUMNS`, then ``wins, losses, ties`` and, with style
+        control, ``rating_plain, rank_plain, rank_change``. ``ci_lower``/``ci_upper``
+        are NaN when no interval was asked for.
+    method:
+        ``"bt"``, ``"davidson"`` or ``"elo"``.
+    params:
+        JSON-serialisable parameters of the computation (scale, base, offset, anchor,
+        CI kind, rounds, seed, confidence level, filters, tolerance, iterations, ...).
+    n_battles, n_models:
+        Size of the data after filtering.
+    data_sha256:
+        Content hash of the filtered battle table (:meth:`Battles.sha256`).
+    inputs:
+        ``{"path": ..., "sha256": ...}`` of each input file (empty for in-memory data).
+    style_coefficients:
+        With style control: one row per feature, columns ``feature, coefficient,
+        ci_lower, ci_upper``; otherwise None.
+    extras:
+        Method-specific scalars (e.g. the Davidson tie parameter ``nu``).
+    warnings:
+        Human-readable warnings raised during the computation (also emitted through
+        :mod:`warnings`).
+    """
+
+    table: pd.DataFrame
+    method: str
+    params: dict[str, Any]
+    n_battles: int
+    n_models: int
+    data_sha256: str
+    inputs: tuple[dict[str, str], ...] = ()
+    style_coefficients: pd.DataFrame | None = None
+    extras: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the tables, as a JSON-serialisable dict (what exports embed)."""
+        from arena import __version__
+
+        return {
+            "arena_version": __version__,
+            "method": self.method,
+            "params": self.params,
+            "n_battles": self.n_battles,
+            "n_models": self.n_models,
+            "data_sha256": self.data_sha256,
+            "inputs": list(self.inputs),
+            "extras": self.extras,
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,718 @@
+"""Export a :class:`~arena.records.Leaderboard` as CSV, JSON, Markdown, LaTeX or Parquet.
+
+Every export carries the leaderboard's provenance (:meth:`Leaderboard.metadata`: method,
+parameters, data size, data hash, input file hashes, arena version) so that a file found
+on its own still says how it was made, and :func:`read_leaderboard_metadata` reads that
+provenance back from any of the formats.
+
+Files are written atomically (a temporary file in the target directory, then
+:func:`os.replace`), so a failed export never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import secrets
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from arena.errors import UserError
+from arena.records import Leaderboard
+
+__all__ = [
+    "CSV_METADATA_COLUMNS",
+    "EXPORT_FORMATS",
+    "MATRIX_FORMATS",
+    "PARQUET_METADATA_KEY",
+    "PARQUET_STYLE_KEY",
+    "TEXT_FORMATS",
+    "format_from_path",
+    "latex_escape",
+    "read_leaderboard_metadata",
+    "render_bytes",
+    "render_leaderboard",
+    "render_matrix",
+    "write_atomic",
+    "write_leaderboard",
+]
+
+#: Every format :func:`write_leaderboard` understands.
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "json", "md", "latex", "parquet")
+
+#: Formats that :func:`render_leaderboard` can produce as a string (and print to stdout).
+TEXT_FORMATS: tuple[str, ...] = ("csv", "json", "md", "latex")
+
+#: Constant provenance columns appended to every CSV row, in this order.
+#: ``params``, ``inputs``, ``extras`` and ``warnings`` hold compact JSON.
+CSV_METADATA_COLUMNS: tuple[str, ...] = (
+    "method",
+    "n_battles",
+    "n_models",
+    "data_sha256",
+    "params",
+    "inputs",
+    "extras",
+    "warnings",
+    "arena_version",
+)
+
+#: Parquet schema-metadata key holding the leaderboard metadata as JSON.
+PARQUET_METADATA_KEY: bytes = b"arena"
+
+#: Parquet schema-metadata key holding the style coefficients as JSON records (if any).
+PARQUET_STYLE_KEY: bytes = b"arena_style_coefficients"
+
+_SUFFIX_FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".json": "json",
+    ".md": "md",
+    ".markdown": "md",
+    ".tex": "latex",
+    ".latex": "latex",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+#: Metadata fields stored as JSON text (in CSV cells and LaTeX comments).
+_JSON_FIELDS: frozenset[str] = frozenset({"params", "inputs", "extras", "warnings"})
+
+_MD_METADATA_RE = re.compile(r"<!-- arena-metadata: (\{.*?\}) -->")
+_LATEX_COMMENT_RE = re.compile(r"^% ([a-z_0-9]+): (.*)$")
+
+
+# ---------------------------------------------------------------------------- formats
+def format_from_path(path: str | os.PathLike[str]) -> str | None:
+    """Return the export format implied by a file name's suffix, or None if none is.
+
+    The suffix is matched case-insensitively: ``.csv``, ``.json``, ``.md``/``.markdown``,
+    ``.tex``/``.latex``, ``.parquet``/``.pq``. Lets the CLI infer ``--format`` from
+    ``--output``.
+    """
+    return _SUFFIX_FORMATS.get(Path(path).suffix.lower())
+
+
+def _check_format(fmt: str) -> str:
+    """Normalise ``fmt`` to lower case; raise a :class:`UserError` naming the valid ones."""
+    norm = fmt.lower()
+    if norm not in EXPORT_FORMATS:
+        expected = ", ".join(EXPORT_FORMATS)
+        raise UserError(f"unknown export format '{fmt}'; expected one of {expected}")
+    return norm
+
+
+# ---------------------------------------------------------------------------- values
+def _jsonable(value: Any) -> Any:
+    """Convert ``value`` to plain JSON types: NaN/inf/NA become None, numpy scalars Python.
+
+    Strict JSON has no NaN, so missing intervals and undefined values must be null.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    return str(value)
+
+
+def _dumps_compact(value: Any, *, ascii_only: bool = False) -> str:
+    """Dump ``value`` as one line of strict JSON (no spaces) after :func:`_jsonable`."""
+    return json.dumps(
+        _jsonable(value), separators=(",", ":"), allow_nan=False, ensure_ascii=ascii_only
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return the rows of ``frame`` as JSON-ready dicts (column order kept, NaN as None)."""
+    return [
+        {str(col): _jsonable(val) for col, val in zip(frame.columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def _is_missing(value: Any) -> bool:
+    """Tell whether a table cell holds no value (None, NaN, NA)."""
+    return value is None or bool(pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def _fmt_int(value: Any) -> str:
+    """Format an integer cell, empty when missing."""
+    return "" if _is_missing(value) else str(int(value))
+
+
+def _fmt_signed_int(value: Any) -> str:
+    """Format a rank change as ``+2``/``-1``/``0``, empty when missing."""
+    if _is_missing(value):
+        return ""
+    change = int(value)
+    return f"{change:+d}" if change else "0"
+
+
+def _fmt_float(value: Any, digits: int = 2) -> str:
+    """Format a float cell rounded to ``digits`` decimals, empty when missing."""
+    return "" if _is_missing(value) else f"{float(value):.{digits}f}"
+
+
+def _ci_offsets(rating: Any, lower: Any, upper: Any) -> tuple[float, float] | None:
+    """Return ``(upper - rating, rating - lower)``, or None when the row has no interval."""
+    if _is_missing(rating) or _is_missing(lower) or _is_missing(upper):
+        return None
+    return float(upper) - float(rating), float(rating) - float(lower)
+
+
+def _ci_label(params: Mapping[str, Any]) -> str:
+    """Label the interval column ``95% CI``, or with the level in ``params["level"]``.
+
+    Accepts a level as a fraction (0.9) or a percentage (90).
+    """
+    level = params.get("level", 0.95)
+    try:
+        pct = float(level)
+    except (TypeError, ValueError):
+        return "95% CI"
+    if not math.isfinite(pct) or pct <= 0:
+        return "95% CI"
+    if pct <= 1:
+        pct *= 100
+    return f"{round(pct, 6):g}% CI"
+
+
+def _sorted_table(lb: Leaderboard) -> pd.DataFrame:
+    """Sort the leaderboard table by rating, best first (stable, so ties keep order)."""
+    return lb.table.sort_values("rating", ascending=False, kind="stable", na_position="last")
+
+
+def _has_interval(table: pd.DataFrame) -> bool:
+    """Tell whether at least one row has a confidence interval."""
+    return bool((table["ci_lower"].notna() & table["ci_upper"].notna()).any())
+
+
+# ---------------------------------------------------------------------------- CSV
+def _csv_metadata_values(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the constant provenance cells appended to each CSV row."""
+    return {
+        col: _dumps_compact(meta[col]) if col in _JSON_FIELDS else meta[col]
+        for col in CSV_METADATA_COLUMNS
+    }
+
+
+def _render_csv(lb: Leaderboard) -> str:
+    """Render the table as CSV, each row followed by the constant provenance columns.
+
+    A plain ``pandas.read_csv`` gives the table back, and each row still says how it was
+    computed even when rows are copied elsewhere. Ratings keep full float precision.
+    """
+    table = _sorted_table(lb)
+    clash = set(table.columns) & set(CSV_METADATA_COLUMNS)
+    if clash:
+        raise ValueError(f"leaderboard columns clash with CSV metadata columns: {sorted(clash)}")
+    out = table.copy()
+    for col, value in _csv_metadata_values(lb.metadata()).items():
+        out[col] = value
+    return str(out.to_csv(index=False, lineterminator="\n"))
+
+
+def _read_csv_metadata(path: Path) -> dict[str, Any]:
+    """Read the provenance from the first data row of a CSV export."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in CSV_METADATA_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserError(f"{path}: not an arena leaderboard CSV (missing columns {missing})")
+        row = next(reader, None)
+    if row is None:
+        raise UserError(f"{path}: the leaderboard CSV has no rows, so no metadata")
+    return _metadata_from_fields(path, row)
+
+
+def _metadata_from_fields(path: Path, fields: Mapping[str, str]) -> dict[str, Any]:
+    """Rebuild :meth:`Leaderboard.metadata` from per-field text (CSV cells, LaTeX comments)."""
+    meta: dict[str, Any] = {}
+    try:
+        meta["arena_version"] = fields["arena_version"]
+        meta["method"] = fields["method"]
+        meta["params"] = json.loads(fields["params"])
+        meta["n_battles"] = int(fields["n_battles"])
+        meta["n_models"] = int(fields["n_models"])
+        meta["data_sha256"] = fields["data_sha256"]
+        meta["inputs"] = json.loads(fields["inputs"])
+        meta["extras"] = json.loads(fields["extras"])
+        meta["warnings"] = json.loads(fields["warnings"])
+    except KeyError as exc:
+        raise UserError(f"{path}: arena metadata lacks the field {exc.args[0]!r}") from None
+    except ValueError as exc:
+        raise UserError(f"{path}: malformed arena metadata ({exc})") from None
+    return meta
+
+
+# ---------------------------------------------------------------------------- JSON
+def _render_json(lb: Leaderboard) -> str:
+    """Render ``{"metadata", "leaderboard", "style_coefficients"}`` as strict JSON.
+
+    NaN (e.g. a missing interval) is written as null so any JSON parser accepts it.
+    """
+    document = {
+        "metadata": _jsonable(lb.metadata()),
+        "leaderboard": _records(_sorted_table(lb)),
+        "style_coefficients": (
+            None if lb.style_coefficients is None else _records(lb.style_coefficients)
+        ),
+    }
+    return json.dumps(document, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def _read_json_metadata(path: Path) -> dict[str, Any]:
+    """Read the ``metadata`` object of a JSON export."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("metadata"), dict):
+        raise UserError(f"{path}: not an arena leaderboard JSON (no 'metadata' object)")
+    meta: dict[str, Any] = document["metadata"]
+    return meta
+
+
+# ---------------------------------------------------------------------------- Markdown
+_MD_SPECIAL_RE = re.compile(r"([\\|*`<\[\]])")
+
+
+def _md_escape(text: str) -> str:
+    """Make ``text`` safe in a GitHub table cell: ``|`` and inline markup escaped, one line."""
+    return _MD_SPECIAL_RE.sub(r"\\\1", " ".join(str(text).splitlines()))
+
+
+def _md_code(text: str) -> str:
+    """Wrap ``text`` in an inline code span, fenced with more backticks than it contains."""
+    runs = [len(m) for m in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_row(cells: list[str]) -> str:
+    """Join cells into one Markdown table row."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def _md_metadata_comment(meta: Mapping[str, Any]) -> str:
+    """Embed machine-readable provenance in an HTML comment (invisible once rendered).
+
+    ``<`` and ``>`` are JSON-escaped so the payload can never close the comment early.
+    """
+    payload = _dumps_compact(meta).replace("<", "\\u003c").replace(">", "\\u003e")
+    return f"<!-- arena-metadata: {payload} -->"
+
+
+def _md_table(table: pd.DataFrame, level_label: str) -> list[str]:
+    """Render the leaderboard as GitHub-table lines."""
+    with_ci = _has_interval(table)
+    with_change = "rank_change" in table.columns
+    header = ["Rank (UB)", "Model", "Rating"]
+    align = ["---:", ":---", "---:"]
+    if with_ci:
+        header.append(level_label)
+        align.append(":---:")
+    header.append("Battles")
+    align.append("---:")
+    if with_change:
+        header.append("Rank change")
+        align.append("---:")
+    lines = [_md_row(header), _md_row(align)]
+    for row in table.to_dict("records"):
+        cells = [_fmt_int(row["rank_ub"]), _md_escape(str(row["model"])), _fmt_float(row["rating"])]
+        if with_ci:
+            offsets = _ci_offsets(row["rating"], row["ci_lower"], row["ci_upper"])
+            cells.append("—" if offsets is None else f"+{offsets[0]:.2f} / -{offsets[1]:.2f}")
+        cells.append(_fmt_int(row["battles"]))
+        if with_change:
+            cells.append(_fmt_signed_int(row["rank_change"]))
+        lines.append(_md_row(cells))
+    return lines
+
+
+def _md_style_table(coefs: pd.DataFrame) -> list[str]:
+    """Render the style-control coefficients as GitHub-table lines."""
+    lines = [
+        _md_row(["Feature", "Coefficient", "CI lower", "CI upper"]),
+        _md_row([":---", "---:", "---:", "---:"]),
+    ]
+    for row in coefs.to_dict("records"):
+        lines.append(
+            _md_row(
+                [
+                    _md_escape(str(row["feature"])),
+                    _fmt_float(row["coefficient"], 4),
+                    _fmt_float(row.get("ci_lower"), 4),
+                    _fmt_float(row.get("ci_upper"), 4),
+                ]
+            )
+        )
+    return lines
+
+
+def _render_markdown(lb: Leaderboard) -> str:
+    """Render a GitHub Markdown report: table, provenance and style coefficients.
+
+    Ratings and interval half-widths are rounded to two decimals for reading; the exact
+    metadata is kept in an HTML comment so :func:`read_leaderboard_metadata` recovers it.
+    """
+    meta = lb.metadata()
+    lines = _md_table(_sorted_table(lb), _ci_label(lb.params))
+    lines += [
+        "",
+        "**Provenance**",
+        "",
+        f"- Method: {_md_code(lb.method)}",
+        f"- Parameters: {_md_code(_dumps_compact(lb.params))}",
+        f"- Battles: {lb.n_battles:,}",
+        f"- Models: {lb.n_models:,}",
+        f"- Data SHA-256: {_md_code(lb.data_sha256)}",
+    ]
+    for item in lb.inputs:
+        lines.append(
+            f"- Input: {_md_code(str(item.get('path', '')))} "
+            f"(SHA-256 {_md_code(str(item.get('sha256', '')))})"
+        )
+    if lb.extras:
+        lines.append(f"- Extras: {_md_code(_dumps_compact(lb.extras))}")
+    lines.append(f"- arena version: {_md_code(str(meta['arena_version']))}")
+    for warning in lb.warnings:
+        lines.append(f"- Warning: {_md_escape(warning)}")
+    if lb.style_coefficients is not None:
+        lines += ["", "**Style coefficients**", "", *_md_style_table(lb.style_coefficients)]
+    lines += ["", _md_metadata_comment(meta)]
+    return "\n".join(lines) + "\n"
+
+
+def _read_markdown_metadata(path: Path) -> dict[str, Any]:
+    """Read the provenance from the ``arena-metadata`` comment of a Markdown export."""
+    found = _MD_METADATA_RE.findall(path.read_text(encoding="utf-8"))
+    if not found:
+        raise UserError(f"{path}: no arena metadata comment found in this Markdown file")
+    try:
+        meta: dict[str, Any] = json.loads(found[-1])  # the last one: ours closes the file
+    except ValueError as exc:
+        raise UserError(f"{path}: malformed arena metadata ({exc})") from None
+    return meta
+
+
+# ---------------------------------------------------------------------------- LaTeX
+_LATEX_SPECIAL: dict[str, str] = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "|": r"\textbar{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+}
+_LATEX_SPECIAL_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX special characters in ``text`` (in one pass, so escapes stay intact)."""
+    flat = " ".join(str(text).splitlines())
+    return _LATEX_SPECIAL_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], flat)
+
+
+def _latex_comments(meta: Mapping[str, Any]) -> list[str]:
+    """Write the provenance as ``% key: <json>`` lines, readable and parsed back exactly."""
+    lines = [f"% arena leaderboard export (arena {meta['arena_version']})"]
+    for key, value in meta.items():
+        lines.append(f"% {key}: {_dumps_compact(value, ascii_only=True)}")
+    return lines
+
+
+def _latex_tabular(header: list[str], align: str, rows: list[list[str]]) -> list[str]:
+    """Render a booktabs ``tabular`` environment."""
+    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule"]
+    lines += [" & ".join(header) + r" \\", r"\midrule"]
+    lines += [" & ".join(row) + r" \\" for row in rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return lines
+
+
+def _render_latex(lb: Leaderboard) -> str:
+    r"""Render a booktabs ``tabular`` after ``%`` comment lines holding the metadata.
+
+    Needs ``\usepackage{booktabs}``. Intervals are written as ``$^{+x}_{-y}$`` around the
+    rating, rounded to two decimals like the rating.
+    """
+    table = _sorted_table(lb)
+    with_ci = _has_interval(table)
+    with_change = "rank_change" in table.columns
+    header = ["Rank (UB)", "Model", "Rating"]
+    align = "rlr"
+    if with_ci:
+        header.append(latex_escape(_ci_label(lb.params)))
+        align += "c"
+    header.append("Battles")
+    align += "r"
+    if with_change:
+        header.append("Rank change")
+        align += "r"
+    rows: list[list[str]] = []
+    for row in table.to_dict("records"):
+        cells = [
+            _fmt_int(row["rank_ub"]),
+            latex_escape(str(row["model"])),
+            _fmt_float(row["rating"]),
+        ]
+        if with_ci:
+            offsets = _ci_offsets(row["rating"], row["ci_lower"], row["ci_upper"])
+            cells.append(
+                "--" if offsets is None else f"$^{{+{offsets[0]:.2f}}}_{{-{offsets[1]:.2f}}}$"
+            )
+        cells.append(_fmt_int(row["battles"]))
+        if with_change:
+            cells.append(_fmt_signed_int(row["rank_change"]).replace("-", "$-$"))
+        rows.append(cells)
+    lines = [*_latex_comments(lb.metadata()), *_latex_tabular(header, align, rows)]
+    if lb.style_coefficients is not None:
+        style_rows = [
+            [
+                latex_escape(str(r["feature"])),
+                _fmt_float(r["coefficient"], 4),
+                _fmt_float(r.get("ci_lower"), 4),
+                _fmt_float(r.get("ci_upper"), 4),
+            ]
+            for r in lb.style_coefficients.to_dict("records")
+        ]
+        lines += [
+            "",
+            "% style coefficients",
+            *_latex_tabular(["Feature", "Coefficient", "CI lower", "CI upper"], "lrrr", style_rows),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _read_latex_metadata(path: Path) -> dict[str, Any]:
+    """Read the provenance from the leading ``% key: <json>`` comments of a LaTeX export."""
+    fields: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("%"):
+            break
+        match = _LATEX_COMMENT_RE.match(line)
+        if match:
+            fields[match.group(1)] = match.group(2)
+    if not fields:
+        raise UserError(f"{path}: no arena metadata comments found at the top of this LaTeX file")
+    try:
+        text_fields = {k: v if k in _JSON_FIELDS else str(json.loads(v)) for k, v in fields.items()}
+    except ValueError as exc:
+        raise UserError(f"{path}: malformed arena metadata ({exc})") from None
+    return _metadata_from_fields(path, text_fields)
+
+
+# ---------------------------------------------------------------------------- Parquet
+def _parquet_bytes(lb: Leaderboard) -> bytes:
+    """Encode the table as Parquet, metadata JSON under :data:`PARQUET_METADATA_KEY`.
+
+    Style coefficients, when present, go under :data:`PARQUET_STYLE_KEY` as JSON records.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = pa.Table.from_pandas(_sorted_table(lb), preserve_index=False)
+    schema_meta = dict(arrow.schema.metadata or {})
+    schema_meta[PARQUET_METADATA_KEY] = _dumps_compact(lb.metadata()).encode()
+    if lb.style_coefficients is not None:
+        schema_meta[PARQUET_STYLE_KEY] = _dumps_compact(_records(lb.style_coefficients)).encode()
+    arrow = arrow.replace_schema_metadata(schema_meta)
+    sink = pa.BufferOutputStream()
+    pq.write_table(arrow, sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _read_parquet_metadata(path: Path) -> dict[str, Any]:
+    """Read the ``arena`` schema-metadata JSON of a Parquet export."""
+    import pyarrow.parquet as pq
+
+    try:
+        schema_meta = pq.read_schema(path).metadata or {}
+    except Exception as exc:  # pyarrow raises its own error types for corrupt files
+        raise UserError(f"{path}: not a readable Parquet file ({exc})") from None
+    if PARQUET_METADATA_KEY not in schema_meta:
+        raise UserError(f"{path}: this Parquet file carries no arena metadata")
+    meta: dict[str, Any] = json.loads(schema_meta[PARQUET_METADATA_KEY])
+    return meta
+
+
+# ---------------------------------------------------------------------------- public API
+_TEXT_RENDERERS: dict[str, Callable[[Leaderboard], str]] = {
+    "csv": _render_csv,
+    "json": _render_json,
+    "md": _render_markdown,
+    "latex": _render_latex,
+}
+
+_METADATA_READERS: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "csv": _read_csv_metadata,
+    "json": _read_json_metadata,
+    "md": _read_markdown_metadata,
+    "latex": _read_latex_metadata,
+    "parquet": _read_parquet_metadata,
+}
+
+
+def render_leaderboard(lb: Leaderboard, fmt: str) -> str:
+    """Render the leaderboard in a text format (``csv``, ``json``, ``md`` or ``latex``).
+
+    Raises
+    ------
+    UserError
+        For an unknown format, or ``parquet`` (binary: it needs a file, see
+        :func:`write_leaderboard`).
+    """
+    norm = _check_format(fmt)
+    if norm not in _TEXT_RENDERERS:
+        raise UserError(f"'{fmt}' is a binary format and cannot be printed; give an output file")
+    return _TEXT_RENDERERS[norm](lb)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The bytes go to a uniquely named temporary file in the same directory (same file
+    system, so :func:`os.replace` is atomic), which then replaces ``path``. The temporary
+    file is created with mode 0o666 filtered by the umask, like an ordinary new file, and is
+    removed if anything fails.
+
+    Raises
+    ------
+    UserError
+        If the directory does not exist or the file cannot be written.
+    """
+    path = Path(path)
+    directory = path.parent
+    if not directory.is_dir():
+        raise UserError(f"cannot write {path}: directory {directory} does not exist")
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a directory")
+    tmp = directory / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_leaderboard(lb: Leaderboard, path: Path | None, fmt: str) -> None:
+    """Export ``lb`` in format ``fmt`` to ``path`` (atomically), or to stdout when None.
+
+    Raises
+    ------
+    UserError
+        For an unknown format, Parquet without a path, a missing directory or an
+        unwritable file.
+    """
+    norm = _check_format(fmt)
+    if norm == "parquet" and path is None:
+        raise UserError("parquet output needs a file path (it cannot go to stdout)")
+    if path is None:
+        sys.stdout.write(render_leaderboard(lb, norm))
+        sys.stdout.flush()
+        return
+    write_atomic(Path(path), render_bytes(lb, norm))
+
+
+def read_leaderboard_metadata(
+    path: str | os.PathLike[str], fmt: str | None = None
+) -> dict[str, Any]:
+    """Read back the metadata embedded in an export written by :func:`write_leaderboard`.
+
+    ``fmt`` defaults to the one implied by the file's suffix. The result equals
+    ``lb.metadata()`` of the exported leaderboard (up to NaN, stored as None).
+
+    Raises
+    ------
+    UserError
+        If the format is unknown, the file is missing, or it carries no arena metadata.
+    """
+    file = Path(path)
+    norm = fmt if fmt is not None else format_from_path(file)
+    if norm is None:
+        raise UserError(
+            f"cannot tell the format of {file} from its suffix; expected one of "
+            f"{', '.join(sorted(_SUFFIX_FORMATS))}"
+        )
+    norm = _check_format(norm)
+    if not file.is_file():
+        raise UserError(f"{file}: no such file")
+    try:
+        return _METADATA_READERS[norm](file)
+    except UnicodeDecodeError:
+        raise UserError(f"{file}: not a UTF-8 text file") from None
+
+
+def render_bytes(lb: Leaderboard, fmt: str) -> bytes:
+    """Return the export's exact file content (UTF-8 text, or Parquet bytes).
+
+    For callers that serve an export without touching the file system (e.g. a download).
+    """
+    norm = _check_format(fmt)
+    return _parquet_bytes(lb) if norm == "parquet" else render_leaderboard(lb, norm).encode()
+
+
+#: Formats :func:`render_matrix` produces.
+MATRIX_FORMATS: tuple[str, ...] = ("csv", "json", "md")
+
+
+def render_matrix(matrix: pd.DataFrame, fmt: str, *, digits: int = 4) -> str:
+    """Render a pairwise matrix (rows vs columns, labelled by model) as CSV, JSON or Markdown.
+
+    JSON is ``{row model: {column model: value or null}}``; Markdown rounds to ``digits``.
+    """
+    if fmt == "csv":
+        return str(matrix.to_csv())
+    if fmt == "json":
+        doc = {
+            str(row): {str(col): _jsonable(v) for col, v in values.items()}
+            for row, values in matrix.to_dict(orient="index").items()
+        }
+        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    if fmt == "md":
+        header = _md_row([""] + [_md_escape(str(c)) for c in matrix.columns])
+        rule = _md_row(["---"] + ["---:"] * len(matrix.columns))
+        body = [
+            _md_row([_md_escape(str(idx))] + [_fmt_float(v, digits) for v in row])
+            for idx, row in zip(matrix.index, matrix.to_numpy(), strict=True)
+        ]
+        return "\n".join([header, rule, *body]) + "\n"
+    raise UserError(f"matrices are exported as {', '.join(MATRIX_FORMATS)}, not '{fmt}'")
