@@ -35,7 +35,7 @@ run: install
 test: install lint typecheck unit
 
 lint: install
-	$(BIN)/ruff check arena tests perf
+	$(BIN)/ruff check .
 
 typecheck: install
 	$(BIN)/mypy
