@@ -549,6 +549,30 @@ def _tags(values: pd.Series, src: _Source, column: str) -> pd.Series:
     return pd.Series(result, dtype=object)
 
 
+def _lmarena_tags(value: Any, is_code: Any) -> tuple[str, ...]:
+    """Category tags from LMArena's ``category_tag`` dict (and ``is_code`` flag).
+
+    ``{"math_v0.1": {"math": true}, "if_v0.1": {"if": false, ...}, "criteria_v0.1":
+    {7 booleans}}`` gives ``("math",)`` plus ``"hard_6"`` when at least 6 of the
+    "hard prompt" criteria hold (LMArena's Hard Prompts category) and ``"coding"`` when
+    ``is_code`` is true.
+    """
+    tags: list[str] = []
+    if isinstance(value, dict):
+        for family, leaves in value.items():
+            if not isinstance(leaves, dict):
+                continue
+            name = str(family).split("_v")[0]
+            if name == "criteria":
+                if sum(v is True for v in leaves.values()) >= 6:
+                    tags.append("hard_6")
+            elif leaves.get(name) is True:
+                tags.append(name)
+    if isinstance(is_code, bool | np.bool_) and bool(is_code):
+        tags.append("coding")
+    return tuple(tags)
+
+
 def _text(values: pd.Series) -> pd.Series:
     """Convert a metadata column to strings, keeping missing cells missing."""
     return values.astype("str").reset_index(drop=True)
@@ -792,6 +816,13 @@ def _meta(frame: pd.DataFrame, src: _Source, cols: ColumnMap) -> dict[str, Any]:
             continue
         convert = converters.get(field)
         meta[field] = _text(column) if convert is None else convert(column, src, name)
+    tag_dicts = _column(frame, "category_tag")
+    if "category" not in meta and tag_dicts is not None:
+        code = _column(frame, "is_code")
+        flags = [None] * len(frame) if code is None else list(code.array)
+        meta["category"] = pd.Series(
+            [_lmarena_tags(v, c) for v, c in zip(tag_dicts.array, flags, strict=True)], dtype=object
+        )
     return meta
 
 

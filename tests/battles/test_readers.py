@@ -857,3 +857,34 @@ def test_truncated_single_json_object(tmp_path: Path) -> None:
     err = error_of(read_battles, [path])
     assert err.row == 1
     assert str(err).startswith(f"{path}, row 1: is not valid JSON: Expecting ',' delimiter")
+
+
+def test_lmarena_category_tags_become_categories(tmp_path: Path) -> None:
+    import json
+
+    from arena.battles import FilterSpec, apply_filters, read_battles
+
+    crit_hard = {k: True for k in "abcdef"} | {"g": False}
+    rows = [
+        {
+            "model_a": "x",
+            "model_b": "y",
+            "winner": "model_a",
+            "category_tag": {"math_v0.1": {"math": True}, "criteria_v0.1": crit_hard},
+            "is_code": False,
+        },
+        {
+            "model_a": "y",
+            "model_b": "x",
+            "winner": "model_a",
+            "category_tag": {"math_v0.1": {"math": False}, "if_v0.1": {"if": True, "score": 4}},
+            "is_code": True,
+        },
+        {"model_a": "x", "model_b": "y", "winner": "tie", "category_tag": None, "is_code": False},
+    ]
+    path = tmp_path / "lmarena.json"
+    path.write_text(json.dumps(rows))
+    b = read_battles([path])
+    assert list(b.meta["category"]) == [("math", "hard_6"), ("if", "coding"), ()]
+    assert len(apply_filters(b, FilterSpec(category="hard_6"))) == 1
+    assert len(apply_filters(b, FilterSpec(category="coding"))) == 1
