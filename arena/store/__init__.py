@@ -1,0 +1,147 @@
+"""The vote store of the arena web app: models, battles and their one vote each.
+
+Typical use (the caller owns sessions and transactions)::
+
+    from arena.store import open_engine, make_sessionmaker, record_vote
+
+    engine = open_engine()                 # --database > $ARENA_DATABASE_URL > data/arena.db
+    Session = make_sessionmaker(engine)
+    with Session.begin() as session:
+        record_vote(session, battle_id, "model_a", voter_token)
+
+The schema is created by ``arena db upgrade`` (:func:`upgrade`), never at start-up.
+
+The export (pandas) and migration (Alembic) functions are imported on first use, so a
+process that only records votes starts in a fraction of the time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from arena.store.battles import (
+    add_turn,
+    create_battle,
+    get_battle,
+    mark_failed,
+    set_answers,
+    start_generation,
+)
+from arena.store.catalog import ModelSpec, get_models, list_models, upsert_models
+from arena.store.engine import (
+    ENV_VAR,
+    check_connection,
+    database_url,
+    make_engine,
+    make_sessionmaker,
+    open_engine,
+)
+from arena.store.errors import (
+    AlreadyVoted,
+    BattleNotReady,
+    DatabaseUnavailable,
+    InvalidOutcome,
+    InvalidTransition,
+    SchemaNotCurrent,
+    StoreError,
+    UnknownBattle,
+    UnknownModel,
+    VoteError,
+)
+from arena.store.schema import OUTCOMES, Battle, BattleStatus, Conversation, Model, Vote, Voter
+from arena.store.votes import ModelTally, VoteStats, ensure_voter, record_vote, vote_stats
+
+if TYPE_CHECKING:
+    from arena.store.export import (
+        EXPORT_FORMATS,
+        VOTE_COLUMNS,
+        iter_votes,
+        votes_battles,
+        votes_frame,
+        write_votes,
+        write_votes_file,
+    )
+    from arena.store.migrate import SchemaState, require_current, schema_state, upgrade
+
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "EXPORT_FORMATS",
+            "VOTE_COLUMNS",
+            "iter_votes",
+            "votes_battles",
+            "votes_frame",
+            "write_votes",
+            "write_votes_file",
+        ),
+        "arena.store.export",
+    ),
+    **dict.fromkeys(
+        ("SchemaState", "require_current", "schema_state", "upgrade"), "arena.store.migrate"
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the export and migration functions on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'arena.store' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "ENV_VAR",
+    "EXPORT_FORMATS",
+    "OUTCOMES",
+    "VOTE_COLUMNS",
+    "AlreadyVoted",
+    "Battle",
+    "BattleNotReady",
+    "BattleStatus",
+    "Conversation",
+    "DatabaseUnavailable",
+    "InvalidOutcome",
+    "InvalidTransition",
+    "Model",
+    "ModelSpec",
+    "ModelTally",
+    "SchemaNotCurrent",
+    "SchemaState",
+    "StoreError",
+    "UnknownBattle",
+    "UnknownModel",
+    "Vote",
+    "VoteError",
+    "VoteStats",
+    "Voter",
+    "add_turn",
+    "check_connection",
+    "create_battle",
+    "database_url",
+    "ensure_voter",
+    "get_battle",
+    "get_models",
+    "iter_votes",
+    "list_models",
+    "make_engine",
+    "make_sessionmaker",
+    "mark_failed",
+    "open_engine",
+    "record_vote",
+    "require_current",
+    "schema_state",
+    "set_answers",
+    "start_generation",
+    "upgrade",
+    "upsert_models",
+    "vote_stats",
+    "votes_battles",
+    "votes_frame",
+    "write_votes",
+    "write_votes_file",
+]
