@@ -1,0 +1,86 @@
+"""Model backends shared by the voting web app and the evaluation harness.
+
+A backend streams answers to chat conversations (:meth:`Backend.generate`), completes plain
+prompts (:meth:`Backend.complete`) and scores ``(context, continuation)`` pairs
+(:meth:`Backend.loglikelihood`). Backends are registered by name and imported only when a
+model of that kind is made, so this package imports neither torch nor httpx::
+
+    from arena.backends import Message, SamplingParams, create_backend, load_models
+
+    models = {m.name: m for m in load_models()}          # the shipped default models file
+    with create_backend(models["smollm2-135m-instruct"]) as model:
+        for chunk in model.generate([Message("user", "Hi!")], SamplingParams(max_new_tokens=32)):
+            print(chunk, end="", flush=True)
+
+Built-in backends: ``transformers`` (local weights), ``openai`` (OpenAI-compatible servers),
+``replay`` (pre-generated answers) and ``fake`` (deterministic, for tests).
+"""
+
+from __future__ import annotations
+
+from arena.backends._weights import WeightsSource, resolve_source
+from arena.backends.base import (
+    Backend,
+    BaseBackend,
+    LogLikelihood,
+    Message,
+    ModelInfo,
+    SamplingParams,
+    StopFilter,
+    apply_stop,
+    filter_stream,
+)
+from arena.backends.config import (
+    ModelConfig,
+    default_models_path,
+    load_models,
+    model_config,
+    parse_models,
+)
+from arena.backends.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    InvalidParams,
+    MissingDependency,
+    ModelsFileError,
+    UnsupportedOperation,
+)
+from arena.backends.registry import (
+    BackendSpec,
+    backend_spec,
+    create_backend,
+    known_backends,
+    register_backend,
+)
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendSpec",
+    "BackendTimeout",
+    "BackendUnavailable",
+    "BaseBackend",
+    "InvalidParams",
+    "LogLikelihood",
+    "Message",
+    "MissingDependency",
+    "ModelConfig",
+    "ModelInfo",
+    "ModelsFileError",
+    "SamplingParams",
+    "StopFilter",
+    "UnsupportedOperation",
+    "WeightsSource",
+    "apply_stop",
+    "backend_spec",
+    "create_backend",
+    "default_models_path",
+    "filter_stream",
+    "known_backends",
+    "load_models",
+    "model_config",
+    "parse_models",
+    "register_backend",
+    "resolve_source",
+]

@@ -1,0 +1,163 @@
+"""The ``fake`` backend: reproducible answers and scores without any model, for tests and demos.
+
+Everything is derived from a SHA-256 of the model's name, its ``seed`` option and the prompt,
+so the same prompt always gets the same answer (and the same failure, when ``fail_rate`` is
+set), and two fake models with different seeds disagree. Sampling with a ``seed`` gives a
+reproducible answer per seed; sampling without one gives a fresh answer each call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+import time
+from collections.abc import Iterator, Sequence
+
+from arena.backends.base import (
+    BaseBackend,
+    LogLikelihood,
+    Message,
+    ModelInfo,
+    SamplingParams,
+    filter_stream,
+)
+from arena.backends.config import ModelConfig
+from arena.backends.errors import BackendError, BackendTimeout, BackendUnavailable
+from arena.backends.options import FakeOptions
+
+__all__ = ["FakeBackend"]
+
+_WORDS = (
+    "the",
+    "model",
+    "answers",
+    "this",
+    "question",
+    "with",
+    "a",
+    "short",
+    "and",
+    "careful",
+    "reply",
+    "about",
+    "data",
+    "evaluation",
+    "ratings",
+    "battles",
+    "prompts",
+    "tokens",
+    "arena",
+    "paris",
+    "london",
+    "river",
+    "mountain",
+    "seven",
+    "blue",
+    "quickly",
+    "because",
+    "however",
+    "therefore",
+    "example",
+    "simple",
+    "result",
+    "people",
+    "often",
+    "think",
+    "consider",
+)
+
+
+class FakeBackend(BaseBackend):
+    """Deterministic pseudo-model; see the module docstring."""
+
+    def __init__(self, config: ModelConfig):
+        opts: FakeOptions = config.options
+        super().__init__(config.info(context_length=opts.context_length, source="fake"))
+        self._opts = opts
+        if opts.load_time == 0:
+            self._loaded = True
+
+    def _load(self) -> ModelInfo | None:
+        time.sleep(self._opts.load_time)
+        return None
+
+    def _hash(self, *parts: str) -> int:
+        text = "\x1f".join((self._info.name, str(self._opts.seed), *parts))
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+    def answer(self, prompt: str, params: SamplingParams) -> str:
+        """The full answer to ``prompt`` (before stop sequences), as it would be streamed."""
+        if params.greedy:
+            salt = "greedy"
+        elif params.seed is not None:
+            salt = f"seed={params.seed}"
+        else:
+            salt = os.urandom(8).hex()
+        h = self._hash("answer", salt, prompt)
+        if self._opts.answers:
+            text = self._opts.answers[h % len(self._opts.answers)]
+        else:
+            rng = random.Random(h)
+            n = 6 + h % 30
+            words = [rng.choice(_WORDS) for _ in range(n)]
+            words[0] = words[0].capitalize()
+            text = " ".join(words) + "."
+        pieces = re.findall(r"\S+\s*", text)
+        return "".join(pieces[: params.max_new_tokens])
+
+    def _failure(self, operation: str, prompt: str) -> BackendError | None:
+        if self._opts.fail_rate == 0:
+            return None
+        if (self._hash("fail", prompt) % 1_000_000) / 1_000_000 >= self._opts.fail_rate:
+            return None
+        name = self._info.name
+        if self._opts.fail_with == "timeout":
+            return BackendTimeout(name, operation, "fake timeout (fail_rate option)")
+        if self._opts.fail_with == "error":
+            return BackendError(name, operation, "fake error (fail_rate option)")
+        return BackendUnavailable(name, operation, "fake outage (fail_rate option)")
+
+    def _stream(self, operation: str, prompt: str, params: SamplingParams) -> Iterator[str]:
+        self.load()
+        text = self.answer(prompt, params)
+        failure = self._failure(operation, prompt)
+        words = re.findall(r"\S+\s*|\s+", text)
+        n = self._opts.chunk_words
+        chunks = ["".join(words[i : i + n]) for i in range(0, len(words), n)]
+
+        def produce() -> Iterator[str]:
+            for i, chunk in enumerate(chunks):
+                if failure is not None and i == self._opts.fail_after:
+                    raise failure
+                if self._opts.latency:
+                    time.sleep(self._opts.latency)
+                yield chunk
+            if failure is not None:
+                raise failure
+
+        return filter_stream(produce(), params.stop)
+
+    def generate(self, messages: Sequence[Message], params: SamplingParams) -> Iterator[str]:
+        """Stream a pseudo-answer keyed on the whole conversation."""
+        prompt = "\n".join(f"{m.role}: {m.content}" for m in messages)
+        return self._stream("generate", prompt, params)
+
+    def complete(self, prompt: str, params: SamplingParams) -> Iterator[str]:
+        """Stream a pseudo-continuation of ``prompt``."""
+        return self._stream("complete", "\x00plain\x00" + prompt, params)
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LogLikelihood]:
+        """Pseudo-scores: per word, a log-probability in [-5, -0.1]; greedy for about 1 in 4."""
+        self.load()
+        out = []
+        for context, continuation in requests:
+            failure = self._failure("loglikelihood", context)
+            if failure is not None:
+                raise failure
+            h = self._hash("loglikelihood", context, continuation)
+            n_words = max(1, len(continuation.split()))
+            per_word = 0.1 + (h % 10_000) / 10_000 * 4.9
+            out.append(LogLikelihood(-per_word * n_words, (h >> 32) % 4 == 0))
+        return out

@@ -1,0 +1,431 @@
+"""The ``openai`` backend: any server that speaks the OpenAI HTTP API.
+
+That covers vLLM, TGI, Ollama, the llama.cpp server and hosted APIs. Three endpoints are used:
+
+- ``POST /chat/completions`` with ``"stream": true`` for :meth:`generate` (server-sent events,
+  one ``data: {...}`` line per chunk, ended by ``data: [DONE]``);
+- ``POST /completions`` with ``"stream": true`` for :meth:`complete`;
+- ``POST /completions`` with ``"echo": true, "logprobs": 1, "max_tokens": 0`` for
+  :meth:`loglikelihood`: the server returns the log-probability of every prompt token, and
+  the continuation's tokens are those that end past the context (by ``text_offset``). vLLM
+  supports this; servers that do not get a clear :class:`UnsupportedOperation`.
+
+Failures that may pass (connection errors, timeouts, HTTP 429 and 5xx) are retried up to
+``max_retries`` times, waiting ``backoff * 2**attempt`` seconds with jitter, or the server's
+``Retry-After`` when it sends one; a stream is never retried once text was emitted. Every
+answer is checked: malformed JSON or missing fields raise :class:`BackendError` quoting a
+short excerpt of what the server sent.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import random
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from arena.backends.base import (
+    BaseBackend,
+    LogLikelihood,
+    Message,
+    SamplingParams,
+    filter_stream,
+)
+from arena.backends.config import ModelConfig
+from arena.backends.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    UnsupportedOperation,
+)
+from arena.backends.options import OpenAIOptions
+
+__all__ = ["OpenAIBackend", "parse_retry_after"]
+
+#: Stop sequences sent to the server (OpenAI's limit); all of them are applied here anyway.
+_MAX_SERVER_STOPS = 4
+
+
+def _excerpt(text: str | bytes, limit: int = 160) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), if valid."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, seconds) if seconds == seconds else None  # NaN check
+
+
+class OpenAIBackend(BaseBackend):
+    """Client of an OpenAI-compatible server; see the module docstring."""
+
+    def __init__(self, config: ModelConfig):
+        opts: OpenAIOptions = config.options
+        self._opts = opts
+        super().__init__(
+            config.info(
+                context_length=opts.context_length, source=f"{opts.base_url} ({opts.model})"
+            )
+        )
+        headers = {"User-Agent": "arena"}
+        if opts.api_key_env is not None:
+            key = os.environ.get(opts.api_key_env)
+            if not key:
+                raise BackendError(
+                    config.name,
+                    "configure",
+                    f"the environment variable {opts.api_key_env} (api_key_env) is not set; "
+                    "it must hold the server's API key",
+                )
+            headers["Authorization"] = f"Bearer {key}"
+        self._client = httpx.Client(
+            base_url=opts.base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=httpx.Timeout(opts.timeout, connect=opts.connect_timeout),
+        )
+        self._rng = random.Random()
+        self._loaded = True
+
+    # -- HTTP with retries ------------------------------------------------------------------
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(self._opts.max_backoff, self._opts.backoff * 2**attempt)
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def _send(self, operation: str, path: str, payload: dict[str, Any]) -> httpx.Response:
+        """POST ``payload``; return the open (streaming) response of the first 2xx answer.
+
+        Retries what may pass; raises :class:`BackendError` for what will not.
+        """
+        name, url = self._info.name, f"{self._opts.base_url.rstrip('/')}/{path}"
+        attempt = 0
+        while True:
+            retry_after: float | None = None
+            try:
+                request = self._client.build_request("POST", path, json=payload)
+                response = self._client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                error: BackendError = BackendTimeout(
+                    name,
+                    operation,
+                    f"{url} did not answer in time ({type(exc).__name__}; timeout "
+                    f"{self._opts.timeout:g} s, connect_timeout {self._opts.connect_timeout:g} s)",
+                )
+            except httpx.TransportError as exc:
+                error = BackendUnavailable(
+                    name, operation, f"cannot reach {url}: {type(exc).__name__}: {exc}"
+                )
+            else:
+                status = response.status_code
+                if status < 300:
+                    return response
+                try:
+                    body = response.read()
+                except httpx.HTTPError:
+                    body = b""
+                finally:
+                    response.close()
+                detail = f"{url} answered HTTP {status}: {_excerpt(body)}"
+                if status == 429 or status >= 500:
+                    error = BackendUnavailable(name, operation, detail)
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                else:
+                    raise self._client_error(operation, status, detail)
+            if attempt >= self._opts.max_retries:
+                if self._opts.max_retries:
+                    raise type(error)(
+                        name, operation, f"{error.problem} (after {attempt + 1} tries)"
+                    )
+                raise error
+            if retry_after is not None and retry_after > self._opts.max_backoff:
+                raise type(error)(
+                    name,
+                    operation,
+                    f"{error.problem} (the server asked to retry after {retry_after:g} s, more "
+                    f"than max_backoff {self._opts.max_backoff:g} s)",
+                )
+            time.sleep(self._delay(attempt, retry_after))
+            attempt += 1
+
+    def _client_error(self, operation: str, status: int, detail: str) -> BackendError:
+        name = self._info.name
+        if status in (401, 403):
+            hint = (
+                f"; check the key in ${self._opts.api_key_env}"
+                if self._opts.api_key_env
+                else "; the server wants an API key: set api_key_env to the variable holding it"
+            )
+            return BackendError(name, operation, detail + hint)
+        if operation == "loglikelihood" and status in (400, 404, 405, 422, 501):
+            return UnsupportedOperation(
+                name,
+                operation,
+                f"{detail}; log-likelihoods need a /completions endpoint that returns prompt "
+                "log-probabilities with echo=true and max_tokens=0 (vLLM does)",
+            )
+        if status == 404:
+            return BackendError(
+                name, operation, f"{detail}; check base_url (it usually ends in /v1) and model"
+            )
+        return BackendError(name, operation, detail)
+
+    def _post_json(self, operation: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        response = self._send(operation, path, payload)
+        try:
+            body = response.read()
+        except httpx.TimeoutException:
+            raise BackendTimeout(
+                self._info.name, operation, f"the answer stopped for over {self._opts.timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(
+                self._info.name, operation, f"the answer broke off: {type(exc).__name__}: {exc}"
+            ) from None
+        finally:
+            response.close()
+        return self._parse_object(operation, body)
+
+    def _parse_object(self, operation: str, body: str | bytes) -> dict[str, Any]:
+        try:
+            obj = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BackendError(
+                self._info.name, operation, f"the server sent malformed JSON: {_excerpt(body)}"
+            ) from None
+        if not isinstance(obj, dict):
+            raise BackendError(
+                self._info.name, operation, f"expected a JSON object, got {_excerpt(body)}"
+            )
+        if "error" in obj:
+            raise BackendError(
+                self._info.name,
+                operation,
+                f"the server reported an error: {_excerpt(json.dumps(obj['error']))}",
+            )
+        return obj
+
+    # -- streaming --------------------------------------------------------------------------
+
+    def _events(self, operation: str, response: httpx.Response) -> Iterator[dict[str, Any]]:
+        """Parse server-sent events (or one plain JSON answer) into JSON objects, until [DONE]."""
+        name = self._info.name
+        try:
+            if response.headers.get("content-type", "").startswith("application/json"):
+                yield self._parse_object(operation, response.read())
+                return
+            data: list[str] = []
+            for line in response.iter_lines():
+                if line.startswith(":"):
+                    continue
+                if line:
+                    field, _, value = line.partition(":")
+                    if field == "data":
+                        data.append(value[1:] if value.startswith(" ") else value)
+                    continue
+                if not data:
+                    continue
+                payload, data = "\n".join(data), []
+                if payload.strip() == "[DONE]":
+                    return
+                yield self._parse_object(operation, payload)
+            if data and "\n".join(data).strip() != "[DONE]":
+                yield self._parse_object(operation, "\n".join(data))
+        except httpx.TimeoutException:
+            raise BackendTimeout(
+                name, operation, f"the stream stopped for over {self._opts.timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(
+                name, operation, f"the stream broke off: {type(exc).__name__}: {exc}"
+            ) from None
+        finally:
+            response.close()
+
+    def _choice(self, operation: str, obj: dict[str, Any]) -> dict[str, Any] | None:
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            raise BackendError(
+                self._info.name,
+                operation,
+                f"the server's answer has no 'choices' list: {_excerpt(json.dumps(obj))}",
+            )
+        if not choices:  # e.g. a final usage-only chunk
+            return None
+        choice = choices[0]
+        if not isinstance(choice, dict):
+            raise BackendError(
+                self._info.name, operation, f"malformed choice: {_excerpt(json.dumps(obj))}"
+            )
+        return choice
+
+    def _texts(self, operation: str, response: httpx.Response, chat: bool) -> Iterator[str]:
+        for obj in self._events(operation, response):
+            choice = self._choice(operation, obj)
+            if choice is None:
+                continue
+            text: object
+            if chat:
+                part = choice.get("delta", choice.get("message"))
+                text = part.get("content") if isinstance(part, dict) else ...
+            else:
+                text = choice.get("text", ...)
+            if text is None:
+                continue
+            if not isinstance(text, str):
+                where = "choices[0].delta.content" if chat else "choices[0].text"
+                raise BackendError(
+                    self._info.name,
+                    operation,
+                    f"expected a string at {where}: {_excerpt(json.dumps(obj))}",
+                )
+            yield text
+
+    def _payload(self, params: SamplingParams) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": self._opts.model,
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "stream": True,
+        }
+        if params.seed is not None:
+            payload["seed"] = params.seed
+        if params.stop:
+            payload["stop"] = list(params.stop[:_MAX_SERVER_STOPS])
+        return payload
+
+    def generate(self, messages: Sequence[Message], params: SamplingParams) -> Iterator[str]:
+        """Stream a chat answer from ``/chat/completions``."""
+        payload = self._payload(params)
+        payload["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+        return self._stream("generate", "chat/completions", payload, params, chat=True)
+
+    def complete(self, prompt: str, params: SamplingParams) -> Iterator[str]:
+        """Stream a continuation from ``/completions``."""
+        payload = self._payload(params)
+        payload["prompt"] = prompt
+        return self._stream("complete", "completions", payload, params, chat=False)
+
+    def _stream(
+        self,
+        operation: str,
+        path: str,
+        payload: dict[str, Any],
+        params: SamplingParams,
+        *,
+        chat: bool,
+    ) -> Iterator[str]:
+        def run() -> Iterator[str]:
+            response = self._send(operation, path, payload)
+            yield from self._texts(operation, response, chat)
+
+        return filter_stream(run(), params.stop)
+
+    # -- log-likelihoods --------------------------------------------------------------------
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LogLikelihood]:
+        """Score pairs with echoed prompt log-probabilities from ``/completions``."""
+        out: list[LogLikelihood] = []
+        size = self._opts.logprobs_batch
+        for start in range(0, len(requests), size):
+            batch = requests[start : start + size]
+            payload = {
+                "model": self._opts.model,
+                "prompt": [context + continuation for context, continuation in batch],
+                "max_tokens": 0,
+                "echo": True,
+                "logprobs": 1,
+                "temperature": 0.0,
+            }
+            obj = self._post_json("loglikelihood", "completions", payload)
+            choices = obj.get("choices")
+            if not isinstance(choices, list) or len(choices) != len(batch):
+                raise BackendError(
+                    self._info.name,
+                    "loglikelihood",
+                    f"expected {len(batch)} choices, one per prompt: {_excerpt(json.dumps(obj))}",
+                )
+            if all(isinstance(c, dict) and isinstance(c.get("index"), int) for c in choices):
+                choices = sorted(choices, key=lambda c: c["index"])
+            for (context, continuation), choice in zip(batch, choices, strict=True):
+                out.append(self._score(context, continuation, choice))
+        return out
+
+    def _score(self, context: str, continuation: str, choice: Any) -> LogLikelihood:
+        name = self._info.name
+        logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
+        fields = ("tokens", "token_logprobs", "text_offset", "top_logprobs")
+        if not isinstance(logprobs, dict) or not all(
+            isinstance(logprobs.get(f), list) for f in fields
+        ):
+            raise UnsupportedOperation(
+                name,
+                "loglikelihood",
+                "the server did not return prompt log-probabilities (choices[].logprobs with "
+                f"{', '.join(fields)}): {_excerpt(json.dumps(choice))}; log-likelihoods need "
+                "echo=true with max_tokens=0, which vLLM supports",
+            )
+        offsets: list[Any] = logprobs["text_offset"]
+        token_lps: list[Any] = logprobs["token_logprobs"]
+        tops: list[Any] = logprobs["top_logprobs"]
+        full, n_ctx = len(context) + len(continuation), len(context)
+        ends = [*offsets[1:], full]
+        picked = [
+            i
+            for i, (begin, end) in enumerate(zip(offsets, ends, strict=True))
+            if isinstance(begin, int) and begin < full and end > n_ctx
+        ]
+        if not picked:
+            raise BackendError(
+                name,
+                "loglikelihood",
+                f"no tokens of the continuation {_excerpt(continuation)} in the server's answer",
+            )
+        total, greedy = 0.0, True
+        for i in picked:
+            lp = token_lps[i] if i < len(token_lps) else None
+            if not isinstance(lp, int | float):
+                problem = (
+                    "the first prompt token has no log-probability; give a non-empty context"
+                    if i == 0
+                    else f"token {i} has no log-probability: {_excerpt(json.dumps(logprobs))}"
+                )
+                raise BackendError(name, "loglikelihood", problem)
+            total += float(lp)
+            top = tops[i] if i < len(tops) else None
+            if not isinstance(top, dict) or not top:
+                raise BackendError(
+                    name,
+                    "loglikelihood",
+                    f"token {i} has no top_logprobs: {_excerpt(json.dumps(logprobs))}",
+                )
+            greedy = greedy and float(lp) >= max(float(v) for v in top.values()) - 1e-6
+        return LogLikelihood(total, greedy)
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        super().close()
+        self._client.close()

@@ -1,0 +1,50 @@
+"""Registrations of the built-in backends; each factory imports its implementation when called."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from arena.backends.options import FakeOptions, OpenAIOptions, ReplayOptions, TransformersOptions
+from arena.backends.registry import register_backend
+
+if TYPE_CHECKING:
+    from arena.backends.base import Backend
+    from arena.backends.config import ModelConfig
+
+
+@register_backend("fake", options=FakeOptions)
+def fake() -> Callable[[ModelConfig], Backend]:
+    """Deterministic answers and scores, for tests and demos (no dependencies)."""
+    from arena.backends._fake import FakeBackend
+
+    return FakeBackend
+
+
+@register_backend("replay", options=ReplayOptions)
+def replay() -> Callable[[ModelConfig], Backend]:
+    """Answers read from a JSONL file generated beforehand (no dependencies)."""
+    from arena.backends._replay import ReplayBackend
+
+    return ReplayBackend
+
+
+@register_backend("openai", options=OpenAIOptions, requires=("httpx",), extra="api")
+def openai() -> Callable[[ModelConfig], Backend]:
+    """Any OpenAI-compatible HTTP server (vLLM, TGI, Ollama, llama.cpp server, hosted APIs)."""
+    from arena.backends._openai import OpenAIBackend
+
+    return OpenAIBackend
+
+
+@register_backend(
+    "transformers",
+    options=TransformersOptions,
+    requires=("torch", "transformers"),
+    extra="hf",
+)
+def transformers() -> Callable[[ModelConfig], Backend]:
+    """Local weights (Hugging Face directories or GGUF files) run in-process with PyTorch."""
+    from arena.backends._transformers import TransformersBackend
+
+    return TransformersBackend

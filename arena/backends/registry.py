@@ -1,0 +1,134 @@
+"""Backends registered by name, their implementations imported only when a model needs them.
+
+A registration is a cheap factory function that imports the implementation when called::
+
+    @register_backend("mine", options=MyOptions, requires=("mylib",), extra="mine")
+    def mine() -> type[Backend]:
+        from mypackage._mine import MyBackend
+        return MyBackend
+
+The implementation class is called with the model's :class:`~arena.backends.config.ModelConfig`.
+Before the factory runs, the packages in ``requires`` are looked up without importing them;
+a missing one (or an ImportError inside the factory) becomes a one-line install hint. So
+``import arena.backends`` stays light: no torch, no httpx, until a model of that kind is made.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from arena.backends.errors import MissingDependency
+
+if TYPE_CHECKING:
+    from arena.backends.base import Backend
+    from arena.backends.config import ModelConfig
+
+__all__ = [
+    "BackendSpec",
+    "backend_spec",
+    "create_backend",
+    "known_backends",
+    "register_backend",
+]
+
+#: Imports and returns the implementation: a class (or callable) taking a ModelConfig.
+BackendFactory = Callable[[], "Callable[[ModelConfig], Backend]"]
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """One registered backend.
+
+    Attributes
+    ----------
+    name:
+        The ``backend = "..."`` value in the models file.
+    options:
+        Frozen dataclass of the backend's own keys in a ``[[models]]`` entry.
+    factory:
+        Returns the implementation (a class or callable taking a ``ModelConfig``),
+        importing it when called.
+    requires:
+        Importable top-level packages the implementation needs.
+    extra:
+        The ``arena[extra]`` that installs them, for the hint.
+    """
+
+    name: str
+    options: type[Any]
+    factory: BackendFactory
+    requires: tuple[str, ...] = ()
+    extra: str | None = None
+
+
+_REGISTRY: dict[str, BackendSpec] = {}
+_BUILTINS_LOADED = False
+
+
+def register_backend(
+    name: str,
+    *,
+    options: type[Any],
+    requires: tuple[str, ...] = (),
+    extra: str | None = None,
+) -> Callable[[BackendFactory], BackendFactory]:
+    """Register the decorated factory as the backend ``name`` (a later registration replaces it)."""
+
+    def decorate(factory: BackendFactory) -> BackendFactory:
+        _REGISTRY[name] = BackendSpec(name, options, factory, tuple(requires), extra)
+        return factory
+
+    return decorate
+
+
+def _ensure_builtins() -> None:
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True
+        importlib.import_module("arena.backends._providers")
+
+
+def known_backends() -> tuple[str, ...]:
+    """Names of every registered backend, sorted."""
+    _ensure_builtins()
+    return tuple(sorted(_REGISTRY))
+
+
+def backend_spec(name: str) -> BackendSpec | None:
+    """The registration of ``name``, or None when there is none."""
+    _ensure_builtins()
+    return _REGISTRY.get(name)
+
+
+def _is_installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError, AttributeError):
+        # ValueError: the module is in sys.modules with no spec (e.g. set to None to hide it).
+        return False
+
+
+def create_backend(config: ModelConfig) -> Backend:
+    """Make the backend of one model; nothing slow happens until it is loaded or used.
+
+    Raises
+    ------
+    MissingDependency
+        When a package the backend needs is not installed (a one-line install hint).
+    arena.backends.errors.BackendError
+        When the model cannot be set up (e.g. an API key variable that is not set).
+    """
+    spec = backend_spec(config.backend)
+    if spec is None:  # config.py rejects these already; guard against hand-made configs
+        raise MissingDependency(config.backend, config.backend, None)
+    for package in spec.requires:
+        if not _is_installed(package):
+            raise MissingDependency(spec.name, package, spec.extra)
+    try:
+        implementation = spec.factory()
+    except ImportError as exc:
+        raise MissingDependency(spec.name, exc.name or str(exc), spec.extra) from exc
+    return implementation(config)

@@ -1,0 +1,95 @@
+"""Records and stop-sequence handling shared by every backend."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from arena.backends import InvalidParams, Message, ModelInfo, SamplingParams, StopFilter, apply_stop
+from arena.backends.base import filter_stream
+from arena.errors import UserError
+
+
+def test_message_roles_are_checked() -> None:
+    assert Message("user", "hi").role == "user"
+    with pytest.raises(InvalidParams, match="role must be one of system, user, assistant"):
+        Message("robot", "hi")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_new_tokens": 0}, "max_new_tokens must be >= 1"),
+        ({"temperature": -0.1}, "temperature must be >= 0"),
+        ({"top_p": 0.0}, r"top_p must be in \(0, 1\]"),
+        ({"top_p": 1.5}, r"top_p must be in \(0, 1\]"),
+        ({"stop": ["x"]}, "stop must be a tuple of strings"),
+        ({"stop": ("",)}, "must not be empty"),
+    ],
+)
+def test_sampling_params_are_checked(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(InvalidParams, match=match) as info:
+        SamplingParams(**kwargs)  # type: ignore[arg-type]
+    assert isinstance(info.value, UserError)
+
+
+def test_greedy_flag() -> None:
+    assert SamplingParams().greedy
+    assert not SamplingParams(temperature=0.7, seed=1).greedy
+
+
+def test_model_info_metadata_is_json_ready() -> None:
+    info = ModelInfo("m", "fake", "M", weights_sha256="ab")
+    assert info.metadata()["weights_sha256"] == "ab"
+
+
+def test_stop_filter_holds_back_partial_matches_across_chunks() -> None:
+    f = StopFilter(["\nUser:"])
+    assert f.push("Hello\nUs") == "Hello"
+    assert f.push("e") == ""
+    assert f.push("r: more") == ""
+    assert f.stopped
+    assert f.flush() == ""
+
+
+def test_stop_filter_releases_text_that_was_not_a_stop() -> None:
+    f = StopFilter(["\nUser:"])
+    assert f.push("a\nUs") == "a"
+    assert f.push("ually") == "\nUsually"
+    assert f.push("\n") == ""
+    assert f.flush() == "\n"
+
+
+def test_earliest_stop_wins() -> None:
+    assert apply_stop("one. two! three", ["!", "."]) == "one"
+    assert apply_stop("no stops here", []) == "no stops here"
+
+
+def test_filter_stream_closes_the_producer_at_a_stop() -> None:
+    closed = []
+
+    def produce() -> object:
+        try:
+            yield from ["a", "b", "STOP", "c", "d"]
+        finally:
+            closed.append(True)
+
+    assert list(filter_stream(produce(), ["STOP"])) == ["a", "b"]  # type: ignore[arg-type]
+    assert closed == [True]
+
+
+@given(
+    text=st.text(alphabet="ab\nUs:r", max_size=40),
+    cuts=st.lists(st.integers(0, 40), max_size=8),
+    stops=st.lists(st.text(alphabet="ab\nUs:r", min_size=1, max_size=4), max_size=3),
+)
+def test_streamed_result_equals_cutting_the_whole_text(
+    text: str, cuts: list[int], stops: list[str]
+) -> None:
+    bounds = sorted({0, len(text), *(c for c in cuts if c <= len(text))})
+    chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
+    expected = min((text.find(s) for s in stops if s in text), default=len(text))
+    assert "".join(filter_stream(chunks, stops)) == text[:expected]
