@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arena.cli.leaderboard",
     "arena.cli.votes",
     "arena.cli.db",
+    "arena.cli.serve",
 )
 
 

@@ -1,0 +1,782 @@
+"""The voting service: everything the web app does, without the web page.
+
+::
+
+    service = ArenaService.open(database=None, models_file=None)   # models load meanwhile
+    round_ = service.start_battle(voter, "Why is the sky blue?")
+    for event in service.stream(round_, voter):     # both answers, side by side
+        ...                                         # event.side, event.text
+    round_ = event.round                            # ready: vote, follow up or regenerate
+    round_ = service.vote(round_, voter, Choice.A)  # names revealed in round_.vote
+
+The service is shared by every visitor of a server process and is thread-safe. It
+never hands out a model name before the vote (see :mod:`arena.service.rounds`); the
+store enforces one vote per battle; a model that fails marks its battle failed and the
+service keeps serving the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import random
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from arena.backends import (
+    Backend,
+    BackendTimeout,
+    BackendUnavailable,
+    Message,
+    ModelConfig,
+    load_models,
+)
+from arena.errors import UserError
+from arena.service.categories import categorize
+from arena.service.config import ServiceConfig
+from arena.service.errors import (
+    GenerationFailed,
+    NoModelsAvailable,
+    RoundClosed,
+    ServiceError,
+)
+from arena.service.generation import stream_pair
+from arena.service.leaks import LeakDetector, leak_terms
+from arena.service.limits import RateLimiter, check_prompt, check_turns, clean_text
+from arena.service.pool import ModelPool, ModelState, model_spec
+from arena.service.rounds import Choice, Round, StreamEvent, Tickets, VoteResult
+from arena.service.sampling import Candidate, sample_pair
+from arena.store import (
+    AlreadyVoted,
+    BattleNotReady,
+    BattleStatus,
+    InvalidTransition,
+    Model,
+    StoreError,
+    UnknownBattle,
+    VoteError,
+    VoteStats,
+    add_turn,
+    create_battle,
+    get_battle,
+    list_models,
+    make_sessionmaker,
+    mark_failed,
+    open_engine,
+    record_vote,
+    set_answers,
+    start_generation,
+    upsert_models,
+    vote_stats,
+)
+
+if TYPE_CHECKING:
+    from arena.service.leaderboard import BoardView, LiveLeaderboard
+
+__all__ = ["AdminModel", "ArenaService", "Availability", "PublicModel", "public_label"]
+
+log = logging.getLogger(__name__)
+
+_KEEP: Any = object()
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def codename(self) -> str | None: ...
+
+
+def public_label(model: _Named) -> str:
+    """What visitors may call a model: its codename while a preview, else its display name."""
+    return model.codename or model.display_name or model.name
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A ``models`` row, detached (what the catalog cache holds)."""
+
+    name: str
+    display_name: str
+    organization: str | None
+    codename: str | None
+    active: bool
+    weight: float
+
+    @classmethod
+    def of(cls, m: Model) -> _Entry:
+        return cls(m.name, m.display_name, m.organization, m.codename, m.active, m.sampling_weight)
+
+    @property
+    def drawable(self) -> bool:
+        return self.active and self.weight > 0
+
+
+#: Seconds the model catalog is reused before it is read again (admin changes made in
+#: another process take at most this long to apply here).
+CATALOG_TTL_S = 2.0
+#: Battles whose two model names this process remembers (saves reading them back).
+BATTLE_MEMO = 10_000
+
+
+@dataclass(frozen=True)
+class PublicModel:
+    """A model a visitor may pick in side-by-side mode (never a preview)."""
+
+    name: str
+    label: str
+    organization: str | None
+
+
+@dataclass(frozen=True)
+class Availability:
+    """How many models can answer now, without naming them (for the arena page)."""
+
+    ready: int
+    loading: int
+
+    @property
+    def usable(self) -> int:
+        """Models that are ready or loading."""
+        return self.ready + self.loading
+
+
+@dataclass(frozen=True)
+class AdminModel:
+    """Everything the admin page shows about a model."""
+
+    name: str
+    display_name: str
+    organization: str | None
+    codename: str | None
+    active: bool
+    weight: float
+    state: str
+    error: str | None
+
+
+def _visitor_failure(side: str, error: BaseException | None) -> str:
+    who = f"Model {side.upper()}"
+    if isinstance(error, BackendTimeout):
+        what = f"{who} took too long to answer"
+    elif isinstance(error, BackendUnavailable):
+        what = f"{who} is temporarily unavailable"
+    else:
+        what = f"{who} could not answer"
+    return f"{what}. This round is not counted: start a new round."
+
+
+class ArenaService:
+    """See the module docstring.
+
+    Parameters
+    ----------
+    engine:
+        Engine of a migrated vote database (:func:`arena.store.open_engine`).
+    models:
+        The models file's entries; the ``models`` table is made to match them
+        (models no longer listed are deactivated, their votes kept).
+    config:
+        Limits and settings.
+    backends:
+        Ready-made backends by model name (tests); the others are created from
+        ``models`` and loaded in the background.
+    rng:
+        Random source of the pair sampler (a system random source by default).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        models: Sequence[ModelConfig],
+        config: ServiceConfig | None = None,
+        *,
+        backends: dict[str, Backend] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config or ServiceConfig()
+        self.engine = engine
+        self._sessions = make_sessionmaker(engine)
+        self._read_sessions = make_sessionmaker(engine, read_only=True)
+        self._rng = rng or random.SystemRandom()
+        self._tickets = Tickets(self.config.secret or secrets.token_bytes(32))
+        self._limiter = (
+            RateLimiter(self.config.rate_limit, self.config.rate_window_s)
+            if self.config.rate_limit
+            else None
+        )
+        with self._sessions.begin() as session:
+            upsert_models(session, [model_spec(c) for c in models], deactivate_missing=True)
+        self.pool = ModelPool(models, backends=backends)
+        self._catalog_lock = threading.Lock()
+        self._catalog_cache: tuple[float, tuple[_Entry, ...]] | None = None
+        self._memo: OrderedDict[int, tuple[str, str]] = OrderedDict()
+        self._detector_lock = threading.Lock()
+        self._detector = self._build_detector()
+        self._board_lock = threading.Lock()
+        self._board: LiveLeaderboard | None = None
+
+    @classmethod
+    def open(
+        cls,
+        database: str | None = None,
+        models_file: str | Path | None = None,
+        config: ServiceConfig | None = None,
+        *,
+        migrate: bool = False,
+        backends: dict[str, Backend] | None = None,
+    ) -> ArenaService:
+        """Read the models file, open the database (migrating it first if asked), start.
+
+        Raises
+        ------
+        arena.backends.ModelsFileError
+            The models file is missing or invalid (nothing is stored then).
+        arena.store.DatabaseUnavailable, arena.store.SchemaNotCurrent
+            The database cannot be reached or is not migrated.
+        """
+        models = load_models(models_file)
+        if migrate:
+            from arena.store import database_url, upgrade
+
+            upgrade(database_url(database))
+        engine = open_engine(database)
+        try:
+            return cls(engine, models, config, backends=backends)
+        except BaseException:
+            engine.dispose()
+            raise
+
+    def close(self) -> None:
+        """Stop background work, release the backends and the database connections."""
+        if self._board is not None:
+            self._board.close()
+        self.pool.close()
+        self.engine.dispose()
+
+    # -- sessions ----------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        # Closing (not rolling back) ends the transaction and keeps loaded rows readable.
+        with self._read_sessions() as session:
+            yield session
+
+    # -- models ------------------------------------------------------------------------
+
+    def _catalog(self, *, fresh: bool = False) -> tuple[_Entry, ...]:
+        """Every model row, reread at most every :data:`CATALOG_TTL_S` seconds."""
+        now = time.monotonic()
+        with self._catalog_lock:
+            cached = self._catalog_cache
+            if cached is not None and not fresh and now - cached[0] < CATALOG_TTL_S:
+                return cached[1]
+        with self._read() as session:
+            entries = tuple(_Entry.of(m) for m in list_models(session))
+        with self._catalog_lock:
+            self._catalog_cache = (now, entries)
+        return entries
+
+    def _remember(self, battle_id: int, names: tuple[str, str]) -> None:
+        with self._catalog_lock:
+            self._memo[battle_id] = names
+            while len(self._memo) > BATTLE_MEMO:
+                self._memo.popitem(last=False)
+
+    def _remembered(self, battle_id: int) -> tuple[str, str] | None:
+        with self._catalog_lock:
+            return self._memo.get(battle_id)
+
+    def _label(self, name: str) -> str:
+        for fresh in (False, True):  # a model added meanwhile by another process: reread
+            for entry in self._catalog(fresh=fresh):
+                if entry.name == name:
+                    return public_label(entry)
+        return "an unlisted model"  # never the bare name: it could be a preview's
+
+    def _build_detector(self) -> LeakDetector:
+        with self._read() as session:
+            models: list[tuple[str, str | None, str | None, str | None]] = [
+                (m.name, m.display_name, m.organization, m.codename) for m in list_models(session)
+            ]
+        models += [
+            (c.name, c.display_name, c.organization, c.codename) for c in self.pool.configs.values()
+        ]
+        return LeakDetector(leak_terms(models, self.config.extra_leak_words))
+
+    @property
+    def leak_detector(self) -> LeakDetector:
+        """The identity-leak word list in force."""
+        with self._detector_lock:
+            return self._detector
+
+    def availability(self) -> Availability:
+        """How many active models are ready and loading (no names)."""
+        names = [m.name for m in self._catalog() if m.drawable]
+        states = [self.pool.state(n).state for n in names]
+        return Availability(states.count("ready"), states.count("loading"))
+
+    def side_by_side_models(self) -> list[PublicModel]:
+        """Active, non-preview models this server can run, for the side-by-side picker."""
+        rows = [m for m in self._catalog() if m.drawable]
+        usable = self.pool.usable(m.name for m in rows)
+        return [
+            PublicModel(m.name, public_label(m), m.organization)
+            for m in rows
+            if m.name in usable and m.codename is None
+        ]
+
+    def model_states(self) -> list[ModelState]:
+        """Loading state of every model of the models file (admin only: names)."""
+        return self.pool.states()
+
+    # -- battles -----------------------------------------------------------------------
+
+    def _rate(self, voter: str) -> None:
+        if self._limiter is not None:
+            self._limiter.hit(voter)
+
+    def _new_battle(
+        self,
+        session: Session,
+        voter: str,
+        model_a: str,
+        model_b: str,
+        turns: Sequence[str],
+        *,
+        anonymous: bool,
+        category: str | None,
+    ) -> int:
+        try:
+            battle = create_battle(
+                session,
+                model_a,
+                model_b,
+                list(turns),
+                category=category,
+                params=dataclasses.asdict(self.config.sampling),
+                anonymous=anonymous,
+                voter=voter,
+            )
+            start_generation(session, battle.id)
+        except VoteError as error:  # a bad voter token
+            raise ServiceError(f"cannot start a round: {error}") from None
+        except StoreError as error:  # e.g. a model removed meanwhile: never show its name
+            log.warning("starting a battle failed: %s", error)
+            raise NoModelsAvailable(
+                "no battle can be started right now: the models changed; please try again"
+            ) from None
+        return battle.id
+
+    def start_battle(self, voter: str, prompt: str) -> Round:
+        """Start an anonymous battle of two sampled models on ``prompt``.
+
+        Raises
+        ------
+        EmptyPrompt, PromptTooLong, RateLimited, NoModelsAvailable
+        """
+        text = check_prompt(prompt, self.config.max_prompt_chars)
+        self._rate(voter)
+        rows = [m for m in self._catalog() if m.drawable]
+        usable = self.pool.usable(m.name for m in rows)
+        candidates = [
+            Candidate(m.name, m.weight, m.codename is not None) for m in rows if m.name in usable
+        ]
+        model_a, model_b = sample_pair(candidates, self._rng)
+        with self._write() as session:
+            battle_id = self._new_battle(
+                session, voter, model_a, model_b, [text], anonymous=True, category=categorize(text)
+            )
+        self._remember(battle_id, (model_a, model_b))
+        return Round(self._tickets.issue(battle_id, voter), anonymous=True, turns=(text,))
+
+    def start_side_by_side(self, voter: str, model_a: str, model_b: str, prompt: str) -> Round:
+        """Start a battle of two models the visitor chose (its vote is not anonymous).
+
+        Raises
+        ------
+        EmptyPrompt, PromptTooLong, RateLimited, ServiceError
+            Also when a model is not offered in side-by-side mode, or both are the same.
+        """
+        text = check_prompt(prompt, self.config.max_prompt_chars)
+        offered = {m.name: m for m in self.side_by_side_models()}
+        if model_a == model_b:
+            raise ServiceError("choose two different models")
+        if model_a not in offered or model_b not in offered:
+            raise ServiceError("choose both models from the list of available models")
+        self._rate(voter)
+        with self._write() as session:
+            battle_id = self._new_battle(
+                session, voter, model_a, model_b, [text], anonymous=False, category=categorize(text)
+            )
+        self._remember(battle_id, (model_a, model_b))
+        labels = (offered[model_a].label, offered[model_b].label)
+        return Round(
+            self._tickets.issue(battle_id, voter), anonymous=False, turns=(text,), labels=labels
+        )
+
+    def follow_up(self, round_: Round, voter: str, prompt: str) -> Round:
+        """Add a follow-up message to a ready round; stream the new answers next.
+
+        Raises
+        ------
+        UnknownRound, RoundClosed, TooManyTurns, EmptyPrompt, PromptTooLong, RateLimited
+        """
+        battle_id = self._tickets.battle_id(round_.ticket, voter)
+        if round_.status != "ready":
+            raise RoundClosed(
+                "this round is over: start a new round"
+                if round_.status in ("voted", "failed")
+                else "wait until both answers are complete"
+            )
+        check_turns(len(round_.turns), self.config.max_turns)
+        text = check_prompt(prompt, self.config.max_prompt_chars)
+        self._rate(voter)
+        try:
+            with self._write() as session:
+                add_turn(session, battle_id, text)
+        except UnknownBattle:
+            raise
+        except InvalidTransition:
+            raise RoundClosed("this round is over: start a new round") from None
+        return replace(round_, turns=(*round_.turns, text), status="generating", message=None)
+
+    def regenerate(self, round_: Round, voter: str) -> Round:
+        """Answer the last message afresh with the same two models, as a new battle.
+
+        The old battle keeps its answers and gets no vote. Allowed on a ready round and
+        on a failed one (a retry).
+
+        Raises
+        ------
+        UnknownRound, RoundClosed, RateLimited, UnknownBattle
+        """
+        battle_id = self._tickets.battle_id(round_.ticket, voter)
+        if round_.status == "voted":
+            raise RoundClosed("this round is over: start a new round")
+        self._rate(voter)
+        with self._write() as session:
+            old = get_battle(session, battle_id)  # the stored status decides, not the caller's
+            if old.status == BattleStatus.VOTED:
+                raise RoundClosed("this round is over: start a new round")
+            if old.status not in (BattleStatus.READY, BattleStatus.FAILED):
+                raise RoundClosed("wait until both answers are complete")
+            names = (old.model_a.name, old.model_b.name)
+            new_id = self._new_battle(
+                session,
+                voter,
+                *names,
+                round_.turns,
+                anonymous=old.anonymous,
+                category=old.conversation.category,
+            )
+        self._remember(new_id, names)
+        previous = len(round_.turns) - 1
+        return replace(
+            round_,
+            ticket=self._tickets.issue(new_id, voter),
+            answers_a=round_.answers_a[:previous],
+            answers_b=round_.answers_b[:previous],
+            status="generating",
+            message=None,
+        )
+
+    def stream(self, round_: Round, voter: str) -> Iterator[StreamEvent]:
+        """Stream both answers to the round's last message; the last event has the new round.
+
+        The checks run now (errors raise here); the answers come from the returned
+        iterator. Its last event is ``done`` (answers stored, round ready) or ``failed``
+        (battle marked failed, the message says so without naming a model). Closing the
+        iterator before the end (the visitor left) marks the battle failed.
+
+        Raises
+        ------
+        UnknownRound, RoundClosed, GenerationFailed, UnknownBattle
+        """
+        battle_id = self._tickets.battle_id(round_.ticket, voter)
+        if round_.status != "generating":
+            raise RoundClosed("there is nothing to answer in this round")
+        names = self._remembered(battle_id)
+        with self._read() as session:
+            battle = get_battle(session, battle_id)
+            status = battle.status
+            if names is None:  # started by another process, or before a restart
+                names = (battle.model_a.name, battle.model_b.name)
+                self._remember(battle_id, names)
+        if status == BattleStatus.FAILED:
+            raise GenerationFailed(
+                "this round was interrupted before both answers were complete: start a new round"
+            )
+        if status != BattleStatus.GENERATING:
+            raise RoundClosed("there is nothing to answer in this round")
+        turns = round_.turns  # set_answers checks the count against the stored turns
+        previous = len(turns) - 1
+        if len(round_.answers_a) != previous or len(round_.answers_b) != previous:
+            raise RoundClosed("this round's answers are out of step: start a new round")
+        backends = (self.pool.backend(names[0]), self.pool.backend(names[1]))
+        for side, backend in zip("ab", backends, strict=True):
+            if backend is None:
+                self._fail(battle_id, f"side {side.upper()}: the model is not available here")
+                raise GenerationFailed(_visitor_failure(side, None))
+        conversations = tuple(
+            self._messages(turns, answers) for answers in (round_.answers_a, round_.answers_b)
+        )
+        assert backends[0] is not None and backends[1] is not None
+        return self._answer(
+            round_,
+            battle_id,
+            names,
+            (backends[0], backends[1]),
+            (conversations[0], conversations[1]),
+        )
+
+    @staticmethod
+    def _messages(turns: Sequence[str], answers: Sequence[str]) -> list[Message]:
+        messages = []
+        for i, turn in enumerate(turns):
+            messages.append(Message("user", turn))
+            if i < len(answers):
+                messages.append(Message("assistant", answers[i]))
+        return messages
+
+    def _answer(
+        self,
+        round_: Round,
+        battle_id: int,
+        names: tuple[str, str],
+        backends: tuple[Backend, Backend],
+        conversations: tuple[list[Message], list[Message]],
+    ) -> Iterator[StreamEvent]:
+        text = {"a": "", "b": ""}
+        latency = {"a": 0.0, "b": 0.0}
+        finished = False
+        try:
+            for event in stream_pair(
+                backends,
+                conversations,
+                self.config.sampling,
+                self.config.generation_timeout_s,
+                names=names,
+            ):
+                side = event.side
+                if event.kind == "loading":
+                    yield StreamEvent("loading", side)
+                elif event.kind == "chunk":
+                    text[side] += clean_text(event.text)
+                    yield StreamEvent("text", side, text[side])
+                elif event.kind == "done":
+                    latency[side] = event.latency
+                else:
+                    error = event.error
+                    name = names["ab".index(side)]
+                    log.warning("battle %s, side %s (%s) failed: %s", battle_id, side, name, error)
+                    self._fail(
+                        battle_id,
+                        f"side {side.upper()} ({name}): {type(error).__name__}: {error}",
+                    )
+                    finished = True
+                    message = _visitor_failure(side, error)
+                    failed = replace(round_, status="failed", message=message)
+                    yield StreamEvent("failed", side, message, failed)
+                    return
+            answers_a = (*round_.answers_a, text["a"])
+            answers_b = (*round_.answers_b, text["b"])
+            try:
+                with self._write() as session:
+                    set_answers(
+                        session,
+                        battle_id,
+                        list(answers_a),
+                        list(answers_b),
+                        latency_a=latency["a"],
+                        latency_b=latency["b"],
+                    )
+            except StoreError as error:
+                log.warning("battle %s: storing the answers failed: %s", battle_id, error)
+                finished = True
+                message = "This round could not be saved. Start a new round."
+                yield StreamEvent(
+                    "failed", None, message, replace(round_, status="failed", message=message)
+                )
+                return
+            finished = True
+            ready = replace(round_, answers_a=answers_a, answers_b=answers_b, status="ready")
+            yield StreamEvent("done", None, "", ready)
+        finally:
+            if not finished:
+                self._fail(battle_id, "interrupted before both answers were complete")
+
+    def generate(self, round_: Round, voter: str) -> Round:
+        """Run :meth:`stream` to the end and return the resulting round."""
+        last: Round | None = None
+        for event in self.stream(round_, voter):
+            if event.round is not None:
+                last = event.round
+        assert last is not None
+        return last
+
+    def _fail(self, battle_id: int, error: str) -> None:
+        try:
+            with self._write() as session:
+                mark_failed(session, battle_id, error)
+        except StoreError as problem:  # already failed, or voted meanwhile
+            log.info("battle %s not marked failed: %s", battle_id, problem)
+
+    def vote(self, round_: Round, voter: str, choice: Choice | str) -> Round:
+        """Record the visitor's vote; the returned round reveals the models.
+
+        The answers are checked for identity leaks first; a leaking vote is recorded
+        with ``identity_leak`` set. One vote per battle is enforced by the database.
+
+        Raises
+        ------
+        UnknownRound, ServiceError (unknown choice), UnknownBattle, AlreadyVoted,
+        BattleNotReady
+        """
+        try:
+            pick = Choice(choice)
+        except ValueError:
+            raise ServiceError(
+                f"unknown vote {choice!r}: expected one of {', '.join(c.value for c in Choice)}"
+            ) from None
+        battle_id = self._tickets.battle_id(round_.ticket, voter)
+        detector = self.leak_detector
+        try:
+            names = self._remembered(battle_id)
+            with self._write() as session:
+                battle = get_battle(session, battle_id)
+                leak = detector.leaks([*battle.answers_a, *battle.answers_b])
+                record_vote(session, battle_id, pick.outcome, voter, identity_leak=leak)
+                if names is None:
+                    names = (battle.model_a.name, battle.model_b.name)
+        except UnknownBattle:
+            raise UnknownBattle("this round is unknown: start a new round") from None
+        except AlreadyVoted:
+            raise AlreadyVoted("this round already has its vote: start a new round") from None
+        except BattleNotReady as error:
+            if "failed" in str(error):
+                raise BattleNotReady(
+                    "this round failed and takes no vote: start a new round"
+                ) from None
+            raise BattleNotReady("wait until both answers are complete, then vote") from None
+        labels = (self._label(names[0]), self._label(names[1]))
+        result = VoteResult(pick, pick.outcome, labels[0], labels[1], leak)
+        return replace(round_, status="voted", vote=result, labels=labels)
+
+    # -- leaderboard -------------------------------------------------------------------
+
+    @property
+    def leaderboard(self) -> LiveLeaderboard:
+        """The cached live leaderboard (computing starts in the background on first use)."""
+        with self._board_lock:
+            if self._board is None:
+                from arena.service.leaderboard import LiveLeaderboard
+
+                self._board = LiveLeaderboard(self._read_sessions, self.config.leaderboard_ttl_s)
+            return self._board
+
+    def board(
+        self, category: str | None = None, *, style_control: bool = False, wait: float = 0.0
+    ) -> BoardView | None:
+        """The public leaderboard (None while it is first computed, after ``wait`` s)."""
+        return self.leaderboard.board(category, style_control=style_control, wait=wait)
+
+    # -- admin -------------------------------------------------------------------------
+
+    def admin_models(self) -> list[AdminModel]:
+        """Every model in the store with its settings and this process's loading state."""
+        with self._read() as session:
+            rows = list_models(session)
+        out = []
+        for m in rows:
+            state = self.pool.state(m.name)
+            out.append(
+                AdminModel(
+                    m.name,
+                    m.display_name,
+                    m.organization,
+                    m.codename,
+                    m.active,
+                    m.sampling_weight,
+                    state.state,
+                    state.error,
+                )
+            )
+        return out
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        weight: float | None = None,
+        active: bool | None = None,
+        codename: str | None = _KEEP,
+    ) -> None:
+        """Change a model's sampling weight, active flag or codename (None reveals it).
+
+        Saved in the database, so every server process uses it at once. The models file
+        is applied again when a server starts: copy lasting changes into it.
+
+        Raises
+        ------
+        UserError
+            Unknown model, negative weight, or a codename another model has.
+        """
+        with self._write() as session:
+            rows = {m.name: m for m in list_models(session)}
+            if name not in rows:
+                raise UserError(f"unknown model {name!r}")
+            row = rows[name]
+            spec = {
+                "name": row.name,
+                "display_name": row.display_name,
+                "organization": row.organization,
+                "licence": row.licence,
+                "backend": dict(row.backend),
+                "codename": row.codename if codename is _KEEP else (codename or None),
+                "active": row.active if active is None else bool(active),
+                "sampling_weight": row.sampling_weight if weight is None else float(weight),
+            }
+            upsert_models(session, [spec])
+        self._catalog(fresh=True)
+        detector = self._build_detector()
+        with self._detector_lock:
+            self._detector = detector
+        if self._board is not None:
+            self._board.invalidate()
+
+    def reveal(self, name: str) -> None:
+        """Announce a preview model: its real name replaces its codename everywhere."""
+        self.update_model(name, codename=None)
+
+    def vote_stats(self) -> VoteStats:
+        """Counts of votes, voters, outcomes, statuses and per-model results."""
+        with self._read() as session:
+            return vote_stats(session)
+
+    def export_votes(self, fmt: str) -> bytes:
+        """Every vote in the FastChat battle layout, as ``csv`` or ``jsonl`` bytes."""
+        from arena.store import write_votes
+
+        stream = io.StringIO()
+        with self._read() as session:
+            write_votes(session, stream, fmt)
+        return stream.getvalue().encode("utf-8")

@@ -1,0 +1,157 @@
+"""Leaderboard: Bradley–Terry ratings of the anonymous votes, by category, with style control."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from webapp.common import service
+
+#: Seconds a page view waits for the very first computation before saying it is running.
+FIRST_WAIT_S = 15.0
+
+svc = service()
+st.title("Leaderboard", anchor=False)
+
+board = svc.leaderboard
+categories = ["All", *board.categories()]
+left, right = st.columns([3, 2], vertical_alignment="bottom")
+category = left.selectbox("Category", categories, key="lb.category")
+style = right.toggle(
+    "Style control",
+    key="lb.style",
+    help="Rate models as if every answer had the same length and markdown "
+    "(headers, lists, bold): LMArena's style control.",
+)
+view = svc.board(None if category == "All" else category, style_control=style, wait=FIRST_WAIT_S)
+if view is None:
+    st.info("The leaderboard is being computed from the votes; reload the page in a moment.")
+    st.stop()
+if view.message:
+    st.info(view.message)
+    st.stop()
+
+st.dataframe(
+    view.table,
+    hide_index=True,
+    column_config={
+        "Rank (UB)": st.column_config.NumberColumn(
+            help="1 + the number of models statistically better than this one"
+        ),
+        "Score": st.column_config.NumberColumn(help="Bradley–Terry rating (arena scale)"),
+        "95% CI": st.column_config.TextColumn(help="95% confidence interval of the score"),
+        "Votes": st.column_config.NumberColumn(help="Anonymous votes with this model"),
+    },
+)
+age = max(0, round(time.time() - view.computed_at))
+st.caption(
+    f"{view.n_votes:,} anonymous votes{'' if category == 'All' else f' in {category}'}, "
+    f"updated {age} s ago. Bradley–Terry with robust (sandwich) 95% intervals; "
+    "votes where an answer revealed its model are left out."
+    + (" Style-controlled." if style else "")
+)
+assert view.leaderboard is not None
+for warning in view.leaderboard.warnings:
+    st.caption(f"⚠️ {warning}")
+
+suffix = f"{category.lower()}{'-style' if style else ''}"
+csv_col, json_col, _ = st.columns([1, 1, 4])
+csv_col.download_button(
+    "Download CSV",
+    view.download("csv"),
+    file_name=f"leaderboard-{suffix}.csv",
+    mime="text/csv",
+    on_click="ignore",
+    width="stretch",
+)
+json_col.download_button(
+    "Download JSON",
+    view.download("json"),
+    file_name=f"leaderboard-{suffix}.json",
+    mime="application/json",
+    on_click="ignore",
+    width="stretch",
+)
+
+ratings_tab, heatmap_tab = st.tabs(["Confidence intervals", "Win rates"])
+with ratings_tab:
+    ratings = view.ratings()
+    order = list(ratings["model"])
+    y = {"field": "model", "type": "nominal", "sort": order, "title": None}
+    st.vega_lite_chart(
+        ratings,
+        {
+            "height": {"step": 22},
+            "layer": [
+                {
+                    "mark": {"type": "rule", "strokeWidth": 2},
+                    "encoding": {
+                        "y": y,
+                        "x": {
+                            "field": "ci_lower",
+                            "type": "quantitative",
+                            "scale": {"zero": False},
+                            "title": "Score (95% confidence interval)",
+                        },
+                        "x2": {"field": "ci_upper"},
+                    },
+                },
+                {
+                    "mark": {"type": "point", "filled": True, "size": 60},
+                    "encoding": {
+                        "y": y,
+                        "x": {"field": "rating", "type": "quantitative"},
+                        "tooltip": [
+                            {"field": "model", "title": "Model"},
+                            {"field": "rating", "format": ".0f", "title": "Score"},
+                            {"field": "ci_lower", "format": ".0f", "title": "Lower"},
+                            {"field": "ci_upper", "format": ".0f", "title": "Upper"},
+                        ],
+                    },
+                },
+            ],
+        },
+        width="stretch",
+    )
+with heatmap_tab:
+    pairs = view.winrate_pairs()
+    if pairs.empty:
+        st.caption("Not enough models for a heatmap yet.")
+    else:
+        models = list(pairs["model"].drop_duplicates())  # best rated first
+        axis = {"sort": models, "type": "nominal"}
+        st.vega_lite_chart(
+            pairs,
+            {
+                "height": {"step": 30},
+                "width": {"step": 30},
+                "encoding": {
+                    "y": {"field": "model", **axis, "title": "Model"},
+                    "x": {"field": "opponent", **axis, "title": "Opponent"},
+                },
+                "layer": [
+                    {
+                        "mark": "rect",
+                        "encoding": {
+                            "color": {
+                                "field": "win_rate",
+                                "type": "quantitative",
+                                "scale": {"scheme": "redblue", "domain": [0, 1]},
+                                "title": "Win rate",
+                            },
+                            "tooltip": [
+                                {"field": "model", "title": "Model"},
+                                {"field": "opponent", "title": "Opponent"},
+                                {"field": "win_rate", "format": ".0%", "title": "Win rate"},
+                            ],
+                        },
+                    },
+                    {
+                        "mark": {"type": "text", "fontSize": 10},
+                        "encoding": {"text": {"field": "win_rate", "format": ".2f"}},
+                    },
+                ],
+            },
+        )
+        st.caption("Observed win rate of the row model against the column model (ties: half).")
