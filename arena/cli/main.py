@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arena.cli.votes",
     "arena.cli.db",
     "arena.cli.serve",
+    "arena.cli.eval",
 )
 
 

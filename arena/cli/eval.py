@@ -1,0 +1,265 @@
+"""``arena eval``: run a benchmark suite on models; ``arena eval report|table|suites``.
+
+::
+
+    arena eval --suite mmlu --model smollm2-135m-instruct --limit 200 --output runs/mmlu
+    arena eval --suite smoke --models models.toml --model a --model b --batch-size auto
+    arena eval --suite mmlu --model smollm2-135m-instruct --output runs/mmlu --resume
+    arena eval table runs/mmlu/results.json --format latex
+    arena eval report runs/mmlu/results.json --ratings leaderboard.csv
+    arena eval suites
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from arena.errors import UserError
+
+_SUBCOMMANDS = ("report", "table", "suites")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``arena eval`` and its sub-commands."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="run benchmark suites on models (and compare with arena ratings)",
+        description=(
+            "Run a benchmark suite on one or more models: one table of models x tasks with "
+            "95 %% intervals, per-sample logs, and every request cached so that --resume "
+            "continues a killed run. Sub-commands: 'arena eval table RESULTS' re-exports a "
+            "table, 'arena eval report RESULTS --ratings FILE' compares suite scores with "
+            "arena ratings, 'arena eval suites' lists the bundled suites."
+        ),
+        epilog=(
+            "examples:\n"
+            "  arena eval --suite mmlu --model smollm2-135m-instruct --limit 200\n"
+            "  arena eval --suite smoke --models models.toml --model a --model b -o runs/smoke\n"
+            "  arena eval --suite mmlu --model smollm2-135m-instruct -o runs/mmlu --resume\n"
+            "  arena eval table runs/mmlu/results.json --format latex\n"
+            "  arena eval report runs/mmlu/results.json --ratings leaderboard.csv"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--suite", metavar="NAME|PATH", help="a bundled suite name or a suite .toml file"
+    )
+    parser.add_argument(
+        "--models", metavar="FILE", default=None, help="models file (default: the shipped one)"
+    )
+    parser.add_argument(
+        "--model",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a model to evaluate (repeat for rivals)",
+    )
+    parser.add_argument(
+        "--task",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="run only this task (repeatable)",
+    )
+    parser.add_argument(
+        "--limit", type=int, metavar="N", default=None, help="first N items of each task"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        default=None,
+        help="run directory (default: data/eval/SUITE-TIMESTAMP)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        metavar="N|auto",
+        default="auto",
+        help="documents per batch (default: auto, from a memory estimate)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --output where it stopped"
+    )
+    parser.add_argument(
+        "--chat-template", action="store_true", help="wrap prompts in each model's chat template"
+    )
+    parser.add_argument(
+        "--fewshot-as-turns",
+        action="store_true",
+        help="few-shot examples as chat turns (with --chat-template)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1234,
+        help="seed of few-shot sampling, sampling and bootstrap (default 1234)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel requests to remote models (default 8)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        metavar="N",
+        help="retries of a failing request (default 2)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("csv", "json", "md", "latex"),
+        default="md",
+        help="table printed at the end (default md)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "subcommand",
+        nargs=argparse.REMAINDER,
+        metavar="{report,table,suites} ...",
+        help="a sub-command and its arguments instead of a run (see 'arena eval table -h')",
+    )
+    parser.set_defaults(func=run)
+
+
+def _sub_parser(name: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"arena eval {name}")
+    if name == "table":
+        p.add_argument("results", help="results.json of a run")
+        p.add_argument("--format", choices=("csv", "json", "md", "latex"), default="md")
+        p.add_argument("--output", default=None, help="file to write (default: standard output)")
+    elif name == "report":
+        p.add_argument("results", help="results.json of a run")
+        p.add_argument(
+            "--ratings",
+            required=True,
+            action="append",
+            help="a leaderboard CSV/JSON of 'arena leaderboard', or battle files",
+        )
+        p.add_argument(
+            "--task", default=None, help="task to compare (default: the mean of the main metrics)"
+        )
+        p.add_argument("--metric", default=None, help="metric of --task (default: its main metric)")
+        p.add_argument("--format", choices=("csv", "json", "md"), default="md")
+        p.add_argument("--output", default=None)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a suite, or the sub-command named after ``eval``."""
+    rest: list[str] = args.subcommand or []
+    if rest:
+        if rest[0] not in _SUBCOMMANDS:
+            raise UserError(
+                f"arena eval: unknown sub-command or argument '{rest[0]}'; expected options "
+                f"such as --suite, or one of: {', '.join(_SUBCOMMANDS)}"
+            )
+        return _run_sub(rest[0], rest[1:])
+    return _run_suite(args)
+
+
+def _run_sub(name: str, rest: list[str]) -> int:
+    from arena.harness import bundled_suites, load_suite, read_results, render_results
+
+    sub = _sub_parser(name).parse_args(rest)
+    if name == "suites":
+        for s in bundled_suites():
+            suite = load_suite(s)
+            tasks = ", ".join(f"{t.name} ({t.kind})" for t in suite.tasks)
+            print(f"{s}: {tasks}")
+        return 0
+    if name == "table":
+        text = render_results(read_results(Path(sub.results)), sub.format)
+        _emit(text, sub.output)
+        return 0
+    from arena.harness._report import compare_with_ratings, render_report
+
+    report = compare_with_ratings(
+        read_results(Path(sub.results)),
+        [Path(p) for p in sub.ratings],
+        task=sub.task,
+        metric=sub.metric,
+    )
+    _emit(render_report(report, sub.format), sub.output)
+    return 0
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        from arena.report.exports import write_atomic
+
+        write_atomic(Path(output), text.encode("utf-8"))
+
+
+def _run_suite(args: argparse.Namespace) -> int:
+    from arena.backends import load_models
+    from arena.harness import RunOptions, evaluate, load_suite, render_results
+
+    if not args.suite:
+        raise UserError(
+            "--suite is required: a bundled suite name (see 'arena eval suites') or a .toml file"
+        )
+    if not args.model:
+        raise UserError("name the model(s) to evaluate with --model NAME (repeat it for rivals)")
+    if args.batch_size == "auto":
+        batch: int | None = None
+    else:
+        try:
+            batch = int(args.batch_size)
+        except ValueError:
+            raise UserError(
+                f"--batch-size: expected a positive integer or 'auto', got {args.batch_size!r}"
+            ) from None
+        if batch < 1:
+            raise UserError(f"--batch-size: expected a positive integer or 'auto', got {batch}")
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit: expected a positive integer, got {args.limit}")
+    suite = load_suite(args.suite)
+    configs = {m.name: m for m in load_models(args.models)}
+    missing = [m for m in args.model if m not in configs]
+    if missing:
+        raise UserError(
+            f"model '{missing[0]}' is not in the models file; it has: {', '.join(configs)}"
+        )
+    if len(set(args.model)) != len(args.model):
+        raise UserError("a model is named twice with --model")
+    if args.resume and not args.output:
+        raise UserError("--resume needs --output DIR (the run to continue)")
+    output = (
+        Path(args.output)
+        if args.output
+        else Path("data/eval") / (f"{suite.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    )
+    options = RunOptions(
+        limit=args.limit,
+        tasks=tuple(args.task) or None,
+        batch_size=batch,
+        chat_template=args.chat_template,
+        fewshot_as_turns=args.fewshot_as_turns,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        retries=args.retries,
+        progress=not args.no_progress,
+    )
+    results = evaluate(
+        suite, [configs[m] for m in args.model], output=output, options=options, resume=args.resume
+    )
+    sys.stdout.write(render_results(results, args.format))
+    failed = sum(r.n_failed for r in results.results)
+    print(
+        f"results in {output}/ (results.json, results.csv, results.md, samples/)", file=sys.stderr
+    )
+    if failed:
+        print(
+            f"warning: {failed} sample(s) failed after retries; see samples/*.jsonl",
+            file=sys.stderr,
+        )
+    return 0

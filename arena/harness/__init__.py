@@ -1,0 +1,91 @@
+"""The evaluation harness: benchmark suites (data files) run on model backends.
+
+A suite is a TOML file in ``benchmarks/`` (or anywhere): tasks with their dataset, prompt
+template, few-shot settings, choices or target, stop sequences and scorers. Four kinds of
+task: multiple choice by log-likelihood (``acc``, ``acc_norm``), generation scored by
+registered scorers, code generation scored by running tests in a sandbox (``pass@k``) and
+rolling perplexity. A run asks every model every request once (cached by content hash, so a
+killed run resumes), and reports each metric with a 95 % interval::
+
+    from pathlib import Path
+    from arena.backends import load_models
+    from arena.harness import RunOptions, evaluate, load_suite
+
+    models = {m.name: m for m in load_models()}
+    results = evaluate(load_suite("smoke"), [models["smollm2-135m-instruct"]],
+                       output=Path("runs/smoke"), options=RunOptions(limit=10))
+    print(results.table())
+
+Custom scorers are Python functions registered by name (:func:`scorer`), never code in a
+suite file.
+"""
+
+from __future__ import annotations
+
+from arena.harness._cache import RequestCache, request_key
+from arena.harness._data import DATA_PACKAGES, DataError, Sample, build_samples, read_rows
+from arena.harness._metrics import MetricValue, bootstrap_metric, mean_metric, pass_at_k
+from arena.harness._results import (
+    RESULT_FORMATS,
+    EvalResults,
+    TaskResult,
+    read_results,
+    render_results,
+    write_results_table,
+)
+from arena.harness._runner import RunOptions, evaluate
+from arena.harness._sandbox import ExecResult, network_isolation, run_program, run_programs
+from arena.harness._scorers import extract_number, processor, processors, scorer, scorers
+from arena.harness._suite import (
+    KINDS,
+    Suite,
+    SuiteError,
+    TaskSpec,
+    bundled_suites,
+    find_suite,
+    load_suite,
+    parse_suite,
+)
+from arena.harness._template import FILTERS, Template, TemplateError
+
+__all__ = [
+    "DATA_PACKAGES",
+    "FILTERS",
+    "KINDS",
+    "RESULT_FORMATS",
+    "DataError",
+    "EvalResults",
+    "ExecResult",
+    "MetricValue",
+    "RequestCache",
+    "RunOptions",
+    "Sample",
+    "Suite",
+    "SuiteError",
+    "TaskResult",
+    "TaskSpec",
+    "Template",
+    "TemplateError",
+    "bootstrap_metric",
+    "build_samples",
+    "bundled_suites",
+    "evaluate",
+    "extract_number",
+    "find_suite",
+    "load_suite",
+    "mean_metric",
+    "network_isolation",
+    "parse_suite",
+    "pass_at_k",
+    "processor",
+    "processors",
+    "read_results",
+    "read_rows",
+    "render_results",
+    "request_key",
+    "run_program",
+    "run_programs",
+    "scorer",
+    "scorers",
+    "write_results_table",
+]

