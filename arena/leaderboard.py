@@ -19,7 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from arena.battles.table import Battles, Outcome
+from arena.battles.table import Battles
 from arena.errors import UserError
 from arena.ratings.bt import Fit, fit_bt, sandwich_bt
 from arena.ratings.davidson import fit_davidson, sandwich_davidson
@@ -31,7 +31,7 @@ from arena.ratings.intervals import (
     percentile_interval,
     rank_upper_bound,
 )
-from arena.ratings.pairs import PairCells, cells_from_arrays, wsum
+from arena.ratings.pairs import PairCells, cells_from_arrays, model_tallies
 from arena.ratings.scale import RatingScale
 from arena.ratings.style import StyleRows, fit_style_bt, sandwich_style, style_design
 from arena.records import CI_KINDS, METHODS, Leaderboard
@@ -322,17 +322,12 @@ def _estimate_elo(
     return _Estimate(theta, nan, nan, None)
 
 
-def _per_model_results(battles: Battles) -> tuple[Vector, Vector, Vector]:
-    k = battles.n_models
-    c = battles.count.astype(np.float64)
-    o = battles.outcome
-    a_win = c * (o == Outcome.A)
-    b_win = c * (o == Outcome.B)
-    tie = c * (o >= Outcome.TIE)
-    wins = wsum(battles.model_a, a_win, k) + wsum(battles.model_b, b_win, k)
-    losses = wsum(battles.model_a, b_win, k) + wsum(battles.model_b, a_win, k)
-    ties = wsum(battles.model_a, tie, k) + wsum(battles.model_b, tie, k)
-    return wins, losses, ties
+def _per_model_results(battles: Battles) -> tuple[Vector, Vector, Vector, Vector]:
+    """Per model: wins, losses, ties (incl. both bad) and battles, weighted by count."""
+    t = model_tallies(
+        battles.n_models, battles.model_a, battles.model_b, battles.outcome, battles.count
+    )
+    return t[:, 0], t[:, 1], t[:, 2], t.sum(axis=1)
 
 
 def compute_leaderboard(
@@ -455,7 +450,7 @@ def compute_leaderboard(
     upper = centre_to_points + ppn * est.upper
     have_ci = not np.isnan(lower).all()
     rank_ub = rank_upper_bound(lower, upper) if have_ci else rank_upper_bound(rating, rating)
-    wins, losses, ties = _per_model_results(battles)
+    wins, losses, ties, played = _per_model_results(battles)
     table = pd.DataFrame(
         {
             "rank_ub": rank_ub,
@@ -463,7 +458,7 @@ def compute_leaderboard(
             "rating": rating,
             "ci_lower": lower,
             "ci_upper": upper,
-            "battles": battles.battles_per_model(),
+            "battles": np.rint(played).astype(np.int64),
             "wins": np.rint(wins).astype(np.int64),
             "losses": np.rint(losses).astype(np.int64),
             "ties": np.rint(ties).astype(np.int64),
@@ -532,7 +527,7 @@ def compute_leaderboard(
         params=params,
         n_battles=battles.n_battles,
         n_models=battles.n_models,
-        data_sha256=battles.sha256(),
+        data_sha256=battles.sha256(style=style_control),
         inputs=tuple(inputs),
         style_coefficients=est.coefficients,
         extras=extras,

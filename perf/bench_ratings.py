@@ -145,7 +145,9 @@ def ours_frame(df: pd.DataFrame, **kw: Any) -> pd.Series:
 def ours_parquet(path: Path, **kw: Any) -> pd.Series:
     """Ours from a file: ``read_battles([path])`` + ``compute_leaderboard(**kw)``."""
     _, read_battles, compute_leaderboard = _ours()
-    return _lb_series(compute_leaderboard(read_battles([path]), **kw))
+    # as `arena leaderboard` does: style features are read only for style control
+    style = bool(kw.get("style_control", False))
+    return _lb_series(compute_leaderboard(read_battles([path], style=style), **kw))
 
 
 # =============================================================================== timing

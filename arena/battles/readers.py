@@ -772,24 +772,27 @@ def _pair_count_battles(frame: pd.DataFrame, src: _Source, cols: ColumnMap) -> B
 
 
 def _style_columns(
-    frame: pd.DataFrame, src: _Source, cols: ColumnMap, *, need_prompts: bool
+    frame: pd.DataFrame, src: _Source, cols: ColumnMap, *, need_prompts: bool, want_style: bool
 ) -> tuple[tuple[NDArray[np.float64], NDArray[np.float64]] | None, pd.Series | None]:
     """Return per-side style features and prompts from conversations (each may be None).
 
     Style sources, first usable wins: explicit ``tokens_a ... bold_b`` columns, FastChat
     ``conv_metadata`` (when every row has it), ``answer_a``/``answer_b`` texts,
     ``conversation_a``/``conversation_b``. Conversations are only parsed when they are
-    needed, for prompts (``need_prompts``) or style, since that loops over rows.
+    needed, for prompts (``need_prompts``) or style, since that loops over rows. With
+    ``want_style`` false no features are computed (None).
     """
-    style = _explicit_style(frame, src)
+    style = _explicit_style(frame, src) if want_style else None
     metadata = _column(frame, "conv_metadata")
-    if style is None and metadata is not None:
+    if want_style and style is None and metadata is not None:
         style = _metadata_style(metadata)
     answer_a, answer_b = _column(frame, cols.answer_a), _column(frame, cols.answer_b)
-    if style is None and answer_a is not None and answer_b is not None:
+    if want_style and style is None and answer_a is not None and answer_b is not None:
         style = (features_for_texts(answer_a.array), features_for_texts(answer_b.array))
     conv_a, conv_b = _column(frame, "conversation_a"), _column(frame, "conversation_b")
-    style_from_conversations = style is None and conv_a is not None and conv_b is not None
+    style_from_conversations = (
+        want_style and style is None and conv_a is not None and conv_b is not None
+    )
     if conv_a is None or not (need_prompts or style_from_conversations):
         return style, None
     first_turns, answers_a = _conversations(conv_a, src, "conversation_a")
@@ -831,6 +834,7 @@ def _battles(
     src: _Source,
     columns: ColumnMap | None,
     outcome_map: Mapping[str, str] | None,
+    style: bool = True,
 ) -> Battles:
     """Convert a frame of single battles (or of pair counts) to :class:`Battles`."""
     cols = columns or ColumnMap()
@@ -847,7 +851,9 @@ def _battles(
     count = None if count_col is None else _counts(count_col, src, cols.count)
     weight = None if weight_col is None else _weights(weight_col, src, cols.weight)
     meta = _meta(frame, src, cols)
-    style, prompts = _style_columns(frame, src, cols, need_prompts="prompt" not in meta)
+    features, prompts = _style_columns(
+        frame, src, cols, need_prompts="prompt" not in meta, want_style=style
+    )
     if prompts is not None:
         meta["prompt"] = prompts
     n = len(frame)
@@ -859,9 +865,9 @@ def _battles(
         count=count,
         weight=weight,
         meta=pd.DataFrame(meta, index=pd.RangeIndex(n)) if meta else None,
-        style_a=None if style is None else style[0],
-        style_b=None if style is None else style[1],
-        style_names=STYLE_FEATURES if style is not None else (),
+        style_a=None if features is None else features[0],
+        style_b=None if features is None else features[1],
+        style_names=STYLE_FEATURES if features is not None else (),
         ordered=count is None or bool((count == 1).all()),
     )
     if count is not None and not (count > 0).all():
@@ -877,6 +883,7 @@ def from_frame(
     source: str = "<DataFrame>",
     columns: ColumnMap | None = None,
     outcome_map: Mapping[str, str] | None = None,
+    style: bool = True,
 ) -> Battles:
     """Convert a DataFrame of battles to a validated :class:`Battles` table.
 
@@ -899,6 +906,8 @@ def from_frame(
         Raw ``winner`` values to canonical labels, e.g. ``{"left": "model_a",
         "right": "model_b", "tie": "tie"}``; values not in the map may still be
         canonical labels.
+    style:
+        Compute the style features (False skips them when the fit will not use them).
 
     Returns
     -------
@@ -914,7 +923,7 @@ def from_frame(
     UserError
         When ``outcome_map`` sends a value to something other than a canonical label.
     """
-    return _battles(df, _Source(source, _FRAME_ROWS), columns, outcome_map)
+    return _battles(df, _Source(source, _FRAME_ROWS), columns, outcome_map, style)
 
 
 # ---------------------------------------------------------------------------- files
@@ -1025,11 +1034,12 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_parquet(path: Path, cols: ColumnMap) -> pd.DataFrame:
+def _read_parquet(path: Path, cols: ColumnMap, style: bool = True) -> pd.DataFrame:
     """Read a Parquet file, with model and winner columns dictionary-encoded.
 
     Dictionary-encoded columns arrive as categoricals, whose integer codes are used
-    directly, so millions of rows never become Python strings.
+    directly, so millions of rows never become Python strings. Without ``style`` the
+    style-feature columns are not read at all.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -1043,7 +1053,12 @@ def _read_parquet(path: Path, cols: ColumnMap) -> pd.DataFrame:
             for f in schema
             if f.name in wanted and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
         ]
-        table = pq.read_table(io.BytesIO(data), read_dictionary=dictionary)
+        skipped = set() if style else {f"{f}_{side}" for f in STYLE_FEATURES for side in "ab"}
+        table = pq.read_table(
+            io.BytesIO(data),
+            columns=[f.name for f in schema if f.name not in skipped],
+            read_dictionary=dictionary,
+        )
         frame: pd.DataFrame = table.to_pandas()
         return frame
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -1141,6 +1156,7 @@ def _read_one(
     fmt: str | None,
     columns: ColumnMap | None,
     outcome_map: Mapping[str, str] | None,
+    style: bool,
 ) -> Battles:
     """Read one battle file in the given (or detected) format."""
     detected = detect_format(path)
@@ -1149,16 +1165,20 @@ def _read_one(
     cols = columns or ColumnMap()
     if chosen == "fastchat":
         frame, src = _read_fastchat(path)
-        return _battles(frame, src, cols, outcome_map)
+        return _battles(frame, src, cols, outcome_map, style)
     if chosen == "parquet":
         return _battles(
-            _read_parquet(path, cols), _Source(str(path), _TABLE_ROWS), cols, outcome_map
+            _read_parquet(path, cols, style),
+            _Source(str(path), _TABLE_ROWS),
+            cols,
+            outcome_map,
+            style,
         )
     frame = _read_csv(path)
     src = _Source(str(path), _CSV_ROWS)
     if chosen == "paircounts":
         return _pair_count_battles(frame, src, cols)
-    return _battles(frame, src, cols, outcome_map)
+    return _battles(frame, src, cols, outcome_map, style)
 
 
 def read_battles(
@@ -1167,6 +1187,7 @@ def read_battles(
     fmt: str | None = None,
     columns: ColumnMap | None = None,
     outcome_map: Mapping[str, str] | None = None,
+    style: bool = True,
 ) -> Battles:
     """Read one or more battle files into one :class:`Battles` table.
 
@@ -1180,6 +1201,10 @@ def read_battles(
         content is plainly another format (e.g. CSV read as Parquet) is an error.
     columns, outcome_map:
         As for :func:`from_frame`.
+    style:
+        Read or compute the answers' style features (for style control). False skips them,
+        which saves most of the reading time of files that carry answers or feature
+        columns when the fit does not use them.
 
     Raises
     ------
@@ -1195,7 +1220,9 @@ def read_battles(
     if fmt is not None and fmt not in FORMATS:
         raise UserError(f"unknown battle file format {fmt!r}; expected one of {', '.join(FORMATS)}")
     _check_outcome_map(outcome_map)
-    return Battles.concat([_read_one(Path(p), fmt, columns, outcome_map) for p in paths])
+    return Battles.concat(
+        [_read_one(Path(p), fmt, columns, outcome_map, style) for p in paths]
+    )
 
 
 def input_fingerprint(path: str | Path) -> dict[str, str]:

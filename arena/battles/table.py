@@ -266,13 +266,17 @@ class Battles:
         )
 
     # ------------------------------------------------------------------ identity
-    def sha256(self) -> str:
-        """Content hash of the battles (names, sides, outcomes, counts, weights, order)."""
+    def sha256(self, *, style: bool = True) -> str:
+        """Content hash of the battles (names, sides, outcomes, counts, weights, order).
+
+        The style features are included when present and ``style`` is true; a fit that
+        does not use them passes False, so the hash covers exactly the data it used.
+        """
         h = hashlib.sha256()
         h.update("\x1f".join(self.models).encode())
         for arr in (self.model_a, self.model_b, self.outcome, self.count, self.weight):
             h.update(np.ascontiguousarray(arr).tobytes())
-        if self.has_style:
+        if style and self.has_style:
             h.update("\x1f".join(self.style_names).encode())
             h.update(np.ascontiguousarray(self.style_a).tobytes())
             h.update(np.ascontiguousarray(self.style_b).tobytes())

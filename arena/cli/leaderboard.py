@@ -239,6 +239,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, str]], dict[str
         fmt=args.input_format,
         columns=columns,
         outcome_map=args.outcomes,
+        style=bool(getattr(args, "style_control", False)),
     )
     spec = FilterSpec(
         category=args.category,

@@ -12,14 +12,89 @@ relative to that orientation: 0 ``lo`` wins, 1 ``hi`` wins, 2 tie, 3 both bad.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["PairCells", "PairStats", "cells_from_arrays", "wsum"]
+__all__ = ["PairCells", "PairStats", "cells_from_arrays", "model_tallies", "wsum"]
 
 #: Above this many (pair, outcome) bins a dense ``bincount`` would waste memory.
 _DENSE_BIN_LIMIT = 8_000_000
+
+_bin_kernel: Any = None
+
+
+def _binner() -> Any:
+    """The numba kernel binning battles by (lo, hi, oriented outcome), compiled on first use.
+
+    One pass over the rows with no temporaries: numpy would build half a dozen int64
+    arrays of the battles' length (orientation, keys) before its ``bincount``.
+    """
+    global _bin_kernel
+    if _bin_kernel is None:
+        import numba
+
+        @numba.njit(cache=True, nogil=True)
+        def bin_battles(a: Any, b: Any, o: Any, cnt: Any, n_models: int, out: Any) -> None:
+            for i in range(a.shape[0]):
+                x = np.int64(a[i])
+                y = np.int64(b[i])
+                oc = np.int64(o[i])
+                if x > y:
+                    x, y = y, x
+                    if oc < 2:
+                        oc = 1 - oc
+                out[(x * n_models + y) * 4 + oc] += cnt[i]
+
+        _bin_kernel = bin_battles
+    return _bin_kernel
+
+
+_tally_kernel: Any = None
+
+
+def model_tallies(
+    n_models: int,
+    model_a: NDArray[np.integer],
+    model_b: NDArray[np.integer],
+    outcome: NDArray[np.integer],
+    count: NDArray[np.integer] | NDArray[np.floating],
+) -> NDArray[np.float64]:
+    """Per model, the (count-weighted) ``[wins, losses, ties]`` as an ``(n_models, 3)`` array.
+
+    Ties and both-bad votes are ties. One compiled pass over the battles (numpy would make
+    six ``bincount`` passes over arrays of the battles' length).
+    """
+    global _tally_kernel
+    if _tally_kernel is None:
+        import numba
+
+        @numba.njit(cache=True, nogil=True)
+        def tally(a: Any, b: Any, o: Any, cnt: Any, out: Any) -> None:
+            for i in range(a.shape[0]):
+                c = cnt[i]
+                oc = o[i]
+                if oc == 0:
+                    out[a[i], 0] += c
+                    out[b[i], 1] += c
+                elif oc == 1:
+                    out[a[i], 1] += c
+                    out[b[i], 0] += c
+                else:
+                    out[a[i], 2] += c
+                    out[b[i], 2] += c
+
+        _tally_kernel = tally
+    out = np.zeros((n_models, 3))
+    _tally_kernel(
+        np.ascontiguousarray(model_a),
+        np.ascontiguousarray(model_b),
+        np.ascontiguousarray(outcome),
+        np.ascontiguousarray(count, dtype=np.float64),
+        out,
+    )
+    return out
 
 
 @dataclass(frozen=True)
@@ -127,6 +202,31 @@ def cells_from_arrays(
     weight:
         Per-battle weight of each row.
     """
+    cnt = np.asarray(count, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    unit = bool(np.all(w == 1.0))
+    if unit and 4 * n_models * n_models <= _DENSE_BIN_LIMIT:
+        binned = np.zeros(4 * n_models * n_models)
+        _binner()(
+            np.ascontiguousarray(model_a),
+            np.ascontiguousarray(model_b),
+            np.ascontiguousarray(outcome),
+            cnt,
+            n_models,
+            binned,
+        )
+        cell_keys = np.flatnonzero(binned)
+        pair_keys, cell_pair = np.unique(cell_keys // 4, return_inverse=True)
+        return PairCells(
+            n_models=n_models,
+            lo=(pair_keys // n_models).astype(np.int64),
+            hi=(pair_keys % n_models).astype(np.int64),
+            cell_pair=np.asarray(cell_pair, dtype=np.int64),
+            cell_outcome=(cell_keys % 4).astype(np.int64),
+            cell_count=binned[cell_keys],
+            cell_weight=np.ones(len(cell_keys)),
+        )
+
     a = np.asarray(model_a, dtype=np.int64)
     b = np.asarray(model_b, dtype=np.int64)
     o = np.asarray(outcome, dtype=np.int64)
@@ -136,19 +236,7 @@ def cells_from_arrays(
     # swapping sides swaps "A wins" (0) and "B wins" (1); ties are symmetric
     o = np.where(swap & (o < 2), 1 - o, o)
     pair_key = lo * n_models + hi
-    cnt = np.asarray(count, dtype=np.float64)
-    w = np.asarray(weight, dtype=np.float64)
-    unit = bool(np.all(w == 1.0))
-
-    if unit and 4 * n_models * n_models <= _DENSE_BIN_LIMIT:
-        binned = np.bincount(pair_key * 4 + o, weights=cnt, minlength=4 * n_models * n_models)
-        cell_keys = np.flatnonzero(binned)
-        cell_counts = binned[cell_keys]
-        cell_pair_key = cell_keys // 4
-        cell_outcome = cell_keys % 4
-        pair_keys, cell_pair = np.unique(cell_pair_key, return_inverse=True)
-        cell_weight = np.ones(len(cell_keys))
-    elif unit:
+    if unit:
         keys, inverse = np.unique(pair_key * 4 + o, return_inverse=True)
         cell_counts = np.bincount(inverse, weights=cnt)
         cell_pair_key = keys // 4

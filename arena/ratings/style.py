@@ -7,17 +7,19 @@ much voters reward each feature; ``theta`` are the ratings with that effect remo
 (LMArena's "style control", Li et al. 2024). Ties count as half a win, as in plain BT.
 
 Unlike plain BT the likelihood does not reduce to per-pair counts (every battle has its
-own covariates), so each Newton iteration costs a few passes over the battles; the
-model block of the information matrix is still assembled with ``bincount``.
+own covariates), so each Newton iteration is a pass over the battles. That pass (the
+log-likelihood, its gradient and the information matrix together) is one compiled numba
+loop: numpy would need a dozen temporaries of the battles' length per iteration.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, log_expit
+from scipy.special import expit
 
 from arena.ratings.bt import Fit, centred_covariance
 from arena.ratings.newton import maximise
@@ -28,6 +30,70 @@ Vector = NDArray[np.float64]
 Matrix = NDArray[np.float64]
 
 _Y = np.array([1.0, 0.0, 0.5, 0.5])
+_kernel: Any = None
+
+
+def _compiled() -> Any:
+    """The numba kernel of one pass over the battles, compiled (or loaded) on first use.
+
+    ``style_pass(a, b, z, nw, y, x, k, grad, info)`` returns the log-likelihood at ``x``
+    and, when ``grad`` is non-empty, adds the gradient into ``grad`` and, when ``info``
+    is non-empty, the information matrix (upper triangle of the style block only) into
+    ``info``. Logistic terms are computed in the overflow-free form.
+    """
+    global _kernel
+    if _kernel is None:
+        import numba
+
+        @numba.njit(cache=True, nogil=True)
+        def style_pass(
+            a: Any, b: Any, z: Any, nw: Any, y: Any, x: Any, k: int, grad: Any, info: Any
+        ) -> float:
+            f = z.shape[1]
+            want_grad = grad.shape[0] > 0
+            want_info = info.shape[0] > 0
+            ll = 0.0
+            for i in range(a.shape[0]):
+                ai = a[i]
+                bi = b[i]
+                e = x[ai] - x[bi]
+                for j in range(f):
+                    e += z[i, j] * x[k + j]
+                if e >= 0.0:
+                    t = np.exp(-e)
+                    l1 = np.log1p(t)
+                    log_p = -l1
+                    log_q = -e - l1
+                    p = 1.0 / (1.0 + t)
+                else:
+                    t = np.exp(e)
+                    l1 = np.log1p(t)
+                    log_p = e - l1
+                    log_q = -l1
+                    p = t / (1.0 + t)
+                ll += nw[i] * (y[i] * log_p + (1.0 - y[i]) * log_q)
+                if want_grad:
+                    r = nw[i] * (y[i] - p)
+                    grad[ai] += r
+                    grad[bi] -= r
+                    for j in range(f):
+                        grad[k + j] += z[i, j] * r
+                if want_info:
+                    w = nw[i] * p * (1.0 - p)
+                    info[ai, ai] += w
+                    info[bi, bi] += w
+                    info[ai, bi] -= w
+                    info[bi, ai] -= w
+                    for j in range(f):
+                        wz = w * z[i, j]
+                        info[ai, k + j] += wz
+                        info[bi, k + j] -= wz
+                        for m in range(j, f):
+                            info[k + j, k + m] += wz * z[i, m]
+            return ll
+
+        _kernel = style_pass
+    return _kernel
 
 
 @dataclass(frozen=True)
@@ -127,25 +193,30 @@ def fit_style_bt(
     standard deviation of the feature) and at the end of ``Fit.information``.
     """
     k, f = rows.n_models, rows.z.shape[1]
-    pair_key = rows.a * k + rows.b
+    kernel = _compiled()
+    z = np.ascontiguousarray(rows.z, dtype=np.float64)
+    nw = np.ascontiguousarray(rows.nw, dtype=np.float64)
+    y = np.ascontiguousarray(rows.y, dtype=np.float64)
+    # Newton asks for the objective at a candidate and, once it is accepted, for the
+    # derivatives at the same point: one pass computes all three and is remembered.
+    last: list[Any] = [None, 0.0, None, None]
 
-    def eta(x: Vector) -> Vector:
-        return np.asarray(x[rows.a] - x[rows.b] + rows.z @ x[k:])
+    def evaluate(x: Vector) -> tuple[float, Vector, Matrix]:
+        if last[0] is None or not np.array_equal(last[0], x):
+            grad = np.zeros(k + f)
+            info = np.zeros((k + f, k + f))
+            ll = float(kernel(rows.a, rows.b, z, nw, y, x, k, grad, info))
+            upper = np.triu(info[k:, k:])
+            info[k:, k:] = upper + np.triu(upper, 1).T
+            info[k:, :k] = info[:k, k:].T
+            last[:] = [x.copy(), ll, grad, info]
+        return last[1], last[2].copy(), last[3].copy()
 
     def objective(x: Vector) -> float:
-        e = eta(x)
-        ll = float(
-            np.dot(rows.nw * rows.y, log_expit(e)) + np.dot(rows.nw * (1 - rows.y), log_expit(-e))
-        )
-        return ll - 0.5 * prior * float(np.dot(x[:k], x[:k]))
+        return evaluate(x)[0] - 0.5 * prior * float(np.dot(x[:k], x[:k]))
 
     def derivatives(x: Vector) -> tuple[Vector, Matrix]:
-        p = expit(eta(x))
-        r = rows.nw * (rows.y - p)
-        grad = np.empty(k + f)
-        grad[:k] = np.bincount(rows.a, r, k) - np.bincount(rows.b, r, k)
-        grad[k:] = rows.z.T @ r
-        info = rows._matrix(rows.nw * p * (1 - p), pair_key)
+        _, grad, info = evaluate(x)
         if prior:
             grad[:k] -= prior * x[:k]
             info[np.arange(k), np.arange(k)] += prior
