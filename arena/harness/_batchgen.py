@@ -1,12 +1,14 @@
 """Batched greedy generation for the ``transformers`` backend.
 
 The backend streams one answer at a time (what a chat page needs); an evaluation wants many
-answers at once. This module generates a whole batch in one ``model.generate`` call: prompts
-encoded exactly as the backend encodes them, left-padded, greedy, each row finished on its
-own at an end-of-sequence token or a stop sequence (a per-row stopping criterion), then
-decoded and cut at the first stop sequence as the backend does. Sampled requests (temperature
-above 0) keep the backend's own per-request seeded sampler, one at a time, so that a seed
-gives the same answer whichever way it was asked.
+answers at once. This module decodes a whole batch greedily with one key-value cache:
+prompts encoded exactly as the backend encodes them, left-padded, each row finished on its
+own at an end-of-sequence token or a stop sequence, then decoded and cut at the first stop
+sequence as the backend does. Unlike ``model.generate``, a finished row leaves the batch
+(its cache rows are dropped), so a few long answers do not make every short one pay for
+their length: on GSM8K most answers stop after a dozen tokens and a few run to the limit.
+Sampled requests (temperature above 0) keep the backend's own per-request seeded sampler,
+one at a time, so that a seed gives the same answer whichever way it was asked.
 
 It uses the backend's public ``model``, ``tokenizer``, ``encode`` and ``render``; the
 end-of-sequence ids and the chat-template switch are read from the backend when it has them.
@@ -44,7 +46,6 @@ def batched_generate(
 ) -> list[str]:
     """Answers to ``prompts`` (plain strings or chat turns), greedy ones in one batch."""
     import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
 
     out: list[str | None] = [None] * len(prompts)
     greedy = [i for i, p in enumerate(params) if p.greedy]
@@ -88,33 +89,96 @@ def batched_generate(
             input_ids[r, width - len(x) :] = torch.tensor(x)
             mask[r, width - len(x) :] = 1
 
-        class _Stops(StoppingCriteria):
-            def __init__(self, stops: tuple[str, ...], width: int):
-                self.stops, self.width = stops, width
-
-            def __call__(self, seqs: Any, scores: Any, **kwargs: Any) -> Any:
-                stops, width = self.stops, self.width
-                done = torch.zeros(seqs.shape[0], dtype=torch.bool)
-                if stops:
-                    tail = min(seqs.shape[1] - width, max(map(len, stops)) + 8)
-                    texts = tok.batch_decode(
-                        seqs[:, seqs.shape[1] - tail :], skip_special_tokens=True
-                    )
-                    for r, text in enumerate(texts):
-                        done[r] = any(s in text for s in stops)
-                return done.to(seqs.device)
-
-        with torch.inference_mode():
-            gen = model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=mask.to(device),
-                max_new_tokens=min(max_new, room),
-                do_sample=False,
-                eos_token_id=eos,
-                pad_token_id=pad,
-                stopping_criteria=StoppingCriteriaList([_Stops(stops, width)]),
-            )
-        texts = tok.batch_decode(gen[:, width:], skip_special_tokens=True)
+        gen = _greedy_decode(
+            model,
+            input_ids.to(device),
+            mask.to(device),
+            max_new=min(max_new, room),
+            eos=set(eos),
+            stop_hit=_stop_checker(tok, stops),
+        )
+        texts = tok.batch_decode(gen, skip_special_tokens=True)
         for i, text in zip(rows, texts, strict=True):
             out[i] = apply_stop(text, stops)
     return [o if o is not None else "" for o in out]
+
+
+def _stop_checker(tok: Any, stops: tuple[str, ...]) -> Any:
+    """A test of whether a row's generated tokens already contain a stop sequence.
+
+    Only the tail is decoded (the longest stop plus a margin, in tokens), as a stop that
+    was not there one step earlier must end in the newest tokens.
+    """
+    if not stops:
+        return lambda tokens: False
+    tail = max(map(len, stops)) + 8
+
+    def hit(tokens: list[int]) -> bool:
+        text = tok.decode(tokens[-tail:], skip_special_tokens=True)
+        return any(s in text for s in stops)
+
+    return hit
+
+
+def _greedy_decode(
+    model: Any, input_ids: Any, mask: Any, *, max_new: int, eos: set[int], stop_hit: Any
+) -> list[list[int]]:
+    """Greedy continuations of left-padded rows; each row's tokens without the end token.
+
+    Positions follow the attention mask as in ``model.generate`` (left padding does not
+    shift them). A row leaves the batch at its end-of-sequence token, at a stop sequence or
+    at ``max_new`` tokens.
+    """
+    import inspect
+
+    import torch
+    from transformers import DynamicCache
+
+    n = input_ids.shape[0]
+    generated: list[list[int]] = [[] for _ in range(n)]
+    active = list(range(n))
+    positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    try:
+        cache = DynamicCache(config=model.config)
+    except TypeError:  # older transformers
+        cache = DynamicCache()
+    accepted = inspect.signature(model.forward).parameters
+    extra: dict[str, Any] = {"use_cache": True}
+    # transformers >= 5.2x names the cache argument `cache`; earlier ones `past_key_values`
+    extra["cache" if "cache" in accepted else "past_key_values"] = cache
+    if "logits_to_keep" in accepted:
+        extra["logits_to_keep"] = 1
+    with torch.inference_mode():
+        out = model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=positions,
+            **extra,
+        )
+        step_pos = positions[:, -1:]
+        for step in range(max_new):
+            chosen = out.logits[:, -1, :].argmax(dim=-1)
+            keep: list[int] = []
+            for r, token in enumerate(chosen.tolist()):
+                row = active[r]
+                if token in eos:
+                    continue
+                generated[row].append(token)
+                if not stop_hit(generated[row]):
+                    keep.append(r)
+            if not keep or step == max_new - 1:
+                break
+            if len(keep) < len(active):
+                index = torch.tensor(keep, device=input_ids.device)
+                cache.batch_select_indices(index)
+                mask, chosen, step_pos = mask[index], chosen[index], step_pos[index]
+                active = [active[r] for r in keep]
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+            step_pos = step_pos + 1
+            out = model(
+                input_ids=chosen[:, None],
+                attention_mask=mask,
+                position_ids=step_pos,
+                **extra,
+            )
+    return generated

@@ -1,0 +1,37 @@
+"""Batched greedy decoding equals the backend's own answers, row by row."""
+
+from __future__ import annotations
+
+import pytest
+
+from arena.backends import ModelConfig, SamplingParams, create_backend
+from arena.harness._batchgen import batched_generate
+
+PROMPTS = [
+    "Question: what is two plus two?\nAnswer:",
+    "Once upon a time",
+    "x",
+    "The list of prime numbers starts with 2, 3, 5, 7, 11, 13 and then",
+    "Q: Name a colour.\nA:",
+    "In 1492",
+]
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [(), ("\n",), (" the", "e")],
+    ids=["no-stop", "newline", "frequent-stops"],
+)
+def test_batched_rows_equal_single_answers(tiny_model_config: ModelConfig, stop: tuple) -> None:
+    backend = create_backend(tiny_model_config)
+    backend.load()
+    params = SamplingParams(max_new_tokens=24, stop=stop)
+    try:
+        batched = batched_generate(backend, PROMPTS, [params] * len(PROMPTS))
+        single = ["".join(backend.complete(p, params)) for p in PROMPTS]
+    finally:
+        backend.close()
+    assert batched == single
+    if stop == (" the", "e"):
+        # rows finish at different steps, so rows really leave the batch early
+        assert len({len(a) for a in batched}) > 1
