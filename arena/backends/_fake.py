@@ -4,6 +4,10 @@ Everything is derived from a SHA-256 of the model's name, its ``seed`` option an
 so the same prompt always gets the same answer (and the same failure, when ``fail_rate`` is
 set), and two fake models with different seeds disagree. Sampling with a ``seed`` gives a
 reproducible answer per seed; sampling without one gives a fresh answer each call.
+
+With the ``judge`` option the model is a predictable pairwise judge (MT-Bench layout): it
+prefers the longer (or shorter) of the two answers it is shown, whatever their order, which
+is what the tests of judge battles need to know the winners beforehand.
 """
 
 from __future__ import annotations
@@ -27,7 +31,21 @@ from arena.backends.config import ModelConfig
 from arena.backends.errors import BackendError, BackendTimeout, BackendUnavailable
 from arena.backends.options import FakeOptions
 
-__all__ = ["FakeBackend"]
+__all__ = ["FakeBackend", "fake_verdict"]
+
+#: The two answers of a pairwise judge prompt: MT-Bench's single-turn and multi-turn layouts.
+_JUDGED = (
+    re.compile(
+        r"\[The Start of Assistant (?P<side>[AB])'s Answer\]\n?(?P<text>.*?)\n?"
+        r"\[The End of Assistant (?P=side)'s Answer\]",
+        re.DOTALL,
+    ),
+    re.compile(
+        r"<\|The Start of Assistant (?P<side>[AB])'s Conversation with User\|>(?P<text>.*?)"
+        r"<\|The End of Assistant (?P=side)'s Conversation with User\|>",
+        re.DOTALL,
+    ),
+)
 
 _WORDS = (
     "the",
@@ -69,6 +87,24 @@ _WORDS = (
 )
 
 
+def fake_verdict(prompt: str, prefer: str) -> str | None:
+    """The fake judge's answer to ``prompt``, or None when it holds no pair of answers.
+
+    ``prefer`` is ``"longer"`` or ``"shorter"``: the verdict goes to that answer (counted
+    in words), ``[[C]]`` when both are as long.
+    """
+    for pattern in _JUDGED:
+        texts = {m["side"]: m["text"] for m in pattern.finditer(prompt)}
+        if set(texts) == {"A", "B"}:
+            a, b = len(texts["A"].split()), len(texts["B"].split())
+            if a == b:
+                return "Both answers are equally long. [[C]]"
+            longer = "A" if a > b else "B"
+            side = longer if prefer == "longer" else ("B" if longer == "A" else "A")
+            return f"Assistant {side}'s answer is {prefer}. [[{side}]]"
+    return None
+
+
 class FakeBackend(BaseBackend):
     """Deterministic pseudo-model; see the module docstring."""
 
@@ -96,7 +132,10 @@ class FakeBackend(BaseBackend):
         else:
             salt = os.urandom(8).hex()
         h = self._hash("answer", salt, prompt)
-        if self._opts.answers:
+        verdict = fake_verdict(prompt, self._opts.judge) if self._opts.judge else None
+        if verdict is not None:
+            text = verdict
+        elif self._opts.answers:
             text = self._opts.answers[h % len(self._opts.answers)]
         else:
             rng = random.Random(h)

@@ -59,6 +59,14 @@ class FakeOptions:
         Chunks streamed before a failing call fails (0 fails before the first chunk).
     context_length:
         Context length reported in the model's info.
+    judge:
+        Answer like a pairwise judge, for tests of judge battles: a prompt holding two
+        answers in MT-Bench's pairwise layout (between ``[The Start of Assistant A's
+        Answer]`` and ``[The End of Assistant A's Answer]``, likewise B, or the multi-turn
+        ``<|The Start of Assistant A's Conversation with User|>`` blocks) is answered with
+        a one-line explanation and the verdict ``[[A]]`` or ``[[B]]`` for the ``"longer"``
+        (or ``"shorter"``) answer in words, ``[[C]]`` when equally long. Other prompts,
+        and every prompt when None, are answered as usual.
     """
 
     answers: tuple[str, ...] = ()
@@ -70,6 +78,7 @@ class FakeOptions:
     fail_with: Literal["unavailable", "timeout", "error"] = "unavailable"
     fail_after: int = 0
     context_length: int = 2048
+    judge: Literal["longer", "shorter"] | None = None
 
     def __post_init__(self) -> None:
         _check(self.chunk_words >= 1, "chunk_words", "an integer >= 1", self.chunk_words)

@@ -1,4 +1,4 @@
-"""``arena eval``: run a benchmark suite on models; ``arena eval report|table|suites``.
+"""``arena eval``: run a benchmark suite on models; ``arena eval report|table|suites|judge``.
 
 ::
 
@@ -8,19 +8,38 @@
     arena eval table runs/mmlu/results.json --format latex
     arena eval report runs/mmlu/results.json --ratings leaderboard.csv
     arena eval suites
+    arena eval judge --judge big --model a --model b --limit 20 --human votes.csv
+
+A finished suite run is also stored in the database of the arena votes (``--database``,
+else ``$ARENA_DATABASE_URL``, else ``data/arena.db``), unless ``--no-store``; the
+database is migrated and opened before the run starts, so an unreachable one is said at
+once rather than after hours of evaluation.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arena.errors import UserError
+from arena.store.engine import ENV_VAR
 
-_SUBCOMMANDS = ("report", "table", "suites")
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from arena.harness import EvalResults
+
+_SUBCOMMANDS = ("report", "table", "suites", "judge")
+
+_DATABASE_HELP = (
+    "database to store the results in, the one of the arena votes: sqlite:///PATH or "
+    "postgresql+psycopg://USER:PASSWORD@HOST/DB (default: ${env}, else "
+    "sqlite:///data/arena.db in the working directory)"
+)
 
 
 def register(subparsers: Any) -> None:
@@ -30,10 +49,13 @@ def register(subparsers: Any) -> None:
         help="run benchmark suites on models (and compare with arena ratings)",
         description=(
             "Run a benchmark suite on one or more models: one table of models x tasks with "
-            "95 %% intervals, per-sample logs, and every request cached so that --resume "
-            "continues a killed run. Sub-commands: 'arena eval table RESULTS' re-exports a "
-            "table, 'arena eval report RESULTS --ratings FILE' compares suite scores with "
-            "arena ratings, 'arena eval suites' lists the bundled suites."
+            "95 % intervals, per-sample logs, and every request cached so that --resume "
+            "continues a killed run. The results are also stored in the database of the arena "
+            "votes (see --database, --no-store). Sub-commands: 'arena eval table RESULTS' "
+            "re-exports a table, 'arena eval report RESULTS --ratings FILE' compares suite "
+            "scores with arena ratings, 'arena eval suites' lists the bundled suites, "
+            "'arena eval judge --judge NAME --model A --model B' runs judge battles (see "
+            "'arena eval judge -h')."
         ),
         epilog=(
             "examples:\n"
@@ -41,7 +63,8 @@ def register(subparsers: Any) -> None:
             "  arena eval --suite smoke --models models.toml --model a --model b -o runs/smoke\n"
             "  arena eval --suite mmlu --model smollm2-135m-instruct -o runs/mmlu --resume\n"
             "  arena eval table runs/mmlu/results.json --format latex\n"
-            "  arena eval report runs/mmlu/results.json --ratings leaderboard.csv"
+            "  arena eval report runs/mmlu/results.json --ratings leaderboard.csv\n"
+            "  arena eval judge --judge big --model a --model b --limit 20 --human votes.csv"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -120,15 +143,128 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
+        "--database", metavar="URL", default=None, help=_DATABASE_HELP.format(env=ENV_VAR)
+    )
+    parser.add_argument(
+        "--no-store",
+        action="store_true",
+        help="do not store the results in the database (the run directory has them all)",
+    )
+    parser.add_argument(
         "subcommand",
         nargs=argparse.REMAINDER,
-        metavar="{report,table,suites} ...",
+        metavar="{report,table,suites,judge} ...",
         help="a sub-command and its arguments instead of a run (see 'arena eval table -h')",
     )
     parser.set_defaults(func=run)
 
 
+_JUDGE_DESCRIPTION = (
+    "Judge battles (auto-arena): every model answers every prompt (MT-Bench's 80 questions "
+    "by default, first turn), and the judge model compares the answers of every pair of "
+    "models in MT-Bench's pairwise style, in both orders to cancel position bias. The "
+    "model both orders prefer wins; when the orders disagree or either says tie, the "
+    "battle is a tie. A judge output without [[A]], [[B]] or [[C]] is asked again "
+    "(--retries) and then recorded as failed: it gives no battle, and the summary counts "
+    "it. The battles go to DIR/judge_battles.jsonl in the FastChat layout (arena "
+    "leaderboard reads it as is); the judge leaderboard is printed, and with --human the "
+    "human one beside it, their Spearman rank correlation and how often judge and humans "
+    "agree (per model pair: the majority winner; per battle: human votes on the same "
+    "prompt). Answers and verdicts are cached in DIR, so --resume continues a killed run."
+)
+
+_JUDGE_EPILOG = """\
+examples:
+  arena eval judge --models models.toml --judge big --model a --model b --limit 20
+  arena eval judge --judge big --model a --model b --model c -o runs/judge --resume
+  arena eval judge --judge big --model a --model b --human votes.csv --format json
+  arena eval judge --judge big --model a --model b --prompts my_prompts.jsonl --second-turn
+
+prompt files (JSON Lines, one question a line):
+  {"question_id": 1, "category": "writing", "turns": ["first turn", "second turn"]}
+  {"id": "q2", "prompt": "a one-turn question", "reference": "a reference answer"}
+"""
+
+
+def _judge_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="arena eval judge",
+        description=textwrap.fill(_JUDGE_DESCRIPTION, width=88),
+        epilog=_JUDGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--judge", required=True, metavar="NAME", help="the judge model (any backend)")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a contestant (repeat: at least two); the judge may be one, with a warning",
+    )
+    p.add_argument(
+        "--models", metavar="FILE", default=None, help="models file (default: the shipped one)"
+    )
+    p.add_argument(
+        "--prompts",
+        metavar="mtbench|FILE.jsonl",
+        default="mtbench",
+        help="prompt set: MT-Bench's 80 questions (default) or a JSONL file (see below)",
+    )
+    p.add_argument("--limit", type=int, metavar="N", default=None, help="first N prompts only")
+    p.add_argument(
+        "--second-turn",
+        action="store_true",
+        help="also judge the second turn of two-turn questions (separate battles, turn 2)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        default=None,
+        help="run directory (default: data/eval/judge-TIMESTAMP)",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --output where it stopped"
+    )
+    p.add_argument(
+        "--human",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="human battle file(s), e.g. from 'arena votes', to compare with (repeatable)",
+    )
+    p.add_argument(
+        "--format", choices=("md", "csv", "json"), default="md", help="report format (default md)"
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="longest answer of a contestant (default 1024; the judge gets 2048)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        metavar="N",
+        help="re-asks of a judge output without a verdict, and retries of a failing "
+        "request (default 2)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel requests to remote models (default 8)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
 def _sub_parser(name: str) -> argparse.ArgumentParser:
+    if name == "judge":
+        return _judge_parser()
     p = argparse.ArgumentParser(prog=f"arena eval {name}")
     if name == "table":
         p.add_argument("results", help="results.json of a run")
@@ -168,6 +304,8 @@ def _run_sub(name: str, rest: list[str]) -> int:
     from arena.harness import bundled_suites, load_suite, read_results, render_results
 
     sub = _sub_parser(name).parse_args(rest)
+    if name == "judge":
+        return _run_judge(sub)
     if name == "suites":
         for s in bundled_suites():
             suite = load_suite(s)
@@ -249,17 +387,148 @@ def _run_suite(args: argparse.Namespace) -> int:
         retries=args.retries,
         progress=not args.no_progress,
     )
-    results = evaluate(
-        suite, [configs[m] for m in args.model], output=output, options=options, resume=args.resume
-    )
-    sys.stdout.write(render_results(results, args.format))
+    engine = None if args.no_store else _results_database(args.database)
+    try:
+        started = datetime.now(UTC)
+        results = evaluate(
+            suite,
+            [configs[m] for m in args.model],
+            output=output,
+            options=options,
+            resume=args.resume,
+        )
+        sys.stdout.write(render_results(results, args.format))
+        print(
+            f"results in {output}/ (results.json, results.csv, results.md, samples/)",
+            file=sys.stderr,
+        )
+        if engine is not None:
+            _store(engine, results, output, started)
+    finally:
+        if engine is not None:
+            engine.dispose()
     failed = sum(r.n_failed for r in results.results)
-    print(
-        f"results in {output}/ (results.json, results.csv, results.md, samples/)", file=sys.stderr
-    )
     if failed:
         print(
             f"warning: {failed} sample(s) failed after retries; see samples/*.jsonl",
             file=sys.stderr,
         )
+    return 0
+
+
+def _results_database(url: str | None) -> Engine:
+    """Migrate and open the results' database before the run: fail fast, not after hours.
+
+    Like ``arena serve``, the command brings the database to the newest schema itself
+    (Alembic, under a lock, a no-op when it is current), so a first ``arena eval`` on a
+    fresh checkout needs no ``arena db upgrade``.
+    """
+    from arena.store.engine import open_engine
+    from arena.store.errors import SchemaNotCurrent
+    from arena.store.migrate import upgrade
+
+    try:
+        upgrade(url)
+        return open_engine(url)
+    except SchemaNotCurrent as exc:
+        raise SchemaNotCurrent(
+            f"{exc}; or add --no-store to run without storing the results"
+        ) from None
+
+
+def _store(engine: Engine, results: EvalResults, output: Path, started: datetime) -> None:
+    """Store the run's results (replacing those of an earlier store of the same run)."""
+    from arena.store.engine import display_url, make_sessionmaker
+    from arena.store.evals import store_eval_results
+
+    with make_sessionmaker(engine).begin() as session:
+        record = store_eval_results(
+            session, results, output, started_at=started, finished_at=datetime.now(UTC)
+        )
+    print(
+        f"stored as evaluation run {record.id} ({record.n_results} results) in "
+        f"{display_url(engine.url)}",
+        file=sys.stderr,
+    )
+
+
+def _run_judge(args: argparse.Namespace) -> int:
+    """``arena eval judge``: validate everything, run the judge, print the report."""
+    from arena.backends import load_models
+    from arena.battles import read_battles
+    from arena.harness import (
+        JudgeOptions,
+        judge_report,
+        load_prompts,
+        render_judge_report,
+        run_judge,
+    )
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit: expected a positive integer, got {args.limit}")
+    if args.max_new_tokens < 1:
+        raise UserError(f"--max-new-tokens: expected a positive integer, got {args.max_new_tokens}")
+    if args.retries < 0:
+        raise UserError(f"--retries: expected 0 or more, got {args.retries}")
+    if len(args.model) < 2:
+        raise UserError(
+            "judge battles need at least two models: name them with --model A --model B"
+        )
+    if len(set(args.model)) != len(args.model):
+        raise UserError("a model is named twice with --model")
+    if args.resume and not args.output:
+        raise UserError("--resume needs --output DIR (the run to continue)")
+    configs = {m.name: m for m in load_models(args.models)}
+    for role, name in [("judge", args.judge)] + [("model", m) for m in args.model]:
+        if name not in configs:
+            raise UserError(
+                f"{role} '{name}' is not in the models file; it has: {', '.join(configs)}"
+            )
+    prompts = load_prompts(args.prompts, limit=args.limit)
+    human = read_battles(args.human, style=False) if args.human else None
+    output = (
+        Path(args.output)
+        if args.output
+        else Path("data/eval") / f"judge-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    )
+    options = JudgeOptions(
+        second_turn=args.second_turn,
+        max_new_tokens=args.max_new_tokens,
+        retries=args.retries,
+        concurrency=args.concurrency,
+        progress=not args.no_progress,
+    )
+    if args.judge in args.model:
+        print(
+            f"warning: the judge '{args.judge}' is also a contestant: judges tend to favour "
+            "their own answers",
+            file=sys.stderr,
+        )
+    run = run_judge(
+        configs[args.judge],
+        [configs[m] for m in args.model],
+        prompts,
+        output=output,
+        options=options,
+        resume=args.resume,
+    )
+    battles_file = output / "judge_battles.jsonl"
+    summary = run.summary()
+    print(
+        f"{summary['battles']} judge battles in {battles_file}; {summary['failed']} of "
+        f"{summary['comparisons']} comparisons failed (see {output / 'judgments.jsonl'})",
+        file=sys.stderr,
+    )
+    if not run.battles:
+        raise UserError(
+            f"no judge battle to rate: all {summary['comparisons']} comparisons failed; "
+            f"see {output / 'judgments.jsonl'} for why"
+        )
+    report = judge_report(
+        read_battles(battles_file, style=False),
+        human,
+        judge_frame=run.frame_for_agreement(),
+        summary=summary,
+    )
+    sys.stdout.write(render_judge_report(report, args.format))
     return 0

@@ -1,5 +1,8 @@
 """The vote store of the arena web app: models, battles and their one vote each.
 
+The same database also keeps the results of ``arena eval`` runs (:mod:`arena.store.evals`),
+so benchmark scores and arena ratings of the same models live side by side.
+
 Typical use (the caller owns sessions and transactions)::
 
     from arena.store import open_engine, make_sessionmaker, record_vote
@@ -11,8 +14,9 @@ Typical use (the caller owns sessions and transactions)::
 
 The schema is created by ``arena db upgrade`` (:func:`upgrade`), never at start-up.
 
-The export (pandas) and migration (Alembic) functions are imported on first use, so a
-process that only records votes starts in a fraction of the time.
+The export (pandas), evaluation-results (pandas) and migration (Alembic) functions are
+imported on first use, so a process that only records votes starts in a fraction of the
+time.
 """
 
 from __future__ import annotations
@@ -45,13 +49,32 @@ from arena.store.errors import (
     SchemaNotCurrent,
     StoreError,
     UnknownBattle,
+    UnknownEvalRun,
     UnknownModel,
     VoteError,
 )
-from arena.store.schema import OUTCOMES, Battle, BattleStatus, Conversation, Model, Vote, Voter
+from arena.store.schema import (
+    OUTCOMES,
+    Battle,
+    BattleStatus,
+    Conversation,
+    EvalResult,
+    EvalRun,
+    Model,
+    Vote,
+    Voter,
+)
 from arena.store.votes import ModelTally, VoteStats, ensure_voter, record_vote, vote_stats
 
 if TYPE_CHECKING:
+    from arena.store.evals import (
+        EVAL_RESULT_COLUMNS,
+        EvalRunRecord,
+        eval_results_frame,
+        eval_run_key,
+        list_eval_runs,
+        store_eval_results,
+    )
     from arena.store.export import (
         EXPORT_FORMATS,
         VOTE_COLUMNS,
@@ -77,13 +100,24 @@ _LAZY: dict[str, str] = {
         "arena.store.export",
     ),
     **dict.fromkeys(
+        (
+            "EVAL_RESULT_COLUMNS",
+            "EvalRunRecord",
+            "eval_results_frame",
+            "eval_run_key",
+            "list_eval_runs",
+            "store_eval_results",
+        ),
+        "arena.store.evals",
+    ),
+    **dict.fromkeys(
         ("SchemaState", "require_current", "schema_state", "upgrade"), "arena.store.migrate"
     ),
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Import the export and migration functions on first use."""
+    """Import the export, evaluation-results and migration functions on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'arena.store' has no attribute {name!r}")
@@ -96,6 +130,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ENV_VAR",
+    "EVAL_RESULT_COLUMNS",
     "EXPORT_FORMATS",
     "OUTCOMES",
     "VOTE_COLUMNS",
@@ -105,6 +140,9 @@ __all__ = [
     "BattleStatus",
     "Conversation",
     "DatabaseUnavailable",
+    "EvalResult",
+    "EvalRun",
+    "EvalRunRecord",
     "InvalidOutcome",
     "InvalidTransition",
     "Model",
@@ -114,6 +152,7 @@ __all__ = [
     "SchemaState",
     "StoreError",
     "UnknownBattle",
+    "UnknownEvalRun",
     "UnknownModel",
     "Vote",
     "VoteError",
@@ -124,9 +163,12 @@ __all__ = [
     "create_battle",
     "database_url",
     "ensure_voter",
+    "eval_results_frame",
+    "eval_run_key",
     "get_battle",
     "get_models",
     "iter_votes",
+    "list_eval_runs",
     "list_models",
     "make_engine",
     "make_sessionmaker",
@@ -137,6 +179,7 @@ __all__ = [
     "schema_state",
     "set_answers",
     "start_generation",
+    "store_eval_results",
     "upgrade",
     "upsert_models",
     "vote_stats",

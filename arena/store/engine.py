@@ -311,7 +311,13 @@ def make_engine(
                     f"no vote database at {path}: run `arena db upgrade` to create it "
                     f"(or pass --database / set {ENV_VAR})"
                 )
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DatabaseUnavailable(
+                    f"cannot create the SQLite database {path}: its folder {path.parent} "
+                    f"cannot be made ({error.strerror or error})"
+                ) from None
     else:
         kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 10}

@@ -18,6 +18,7 @@ __all__ = [
     "SchemaNotCurrent",
     "StoreError",
     "UnknownBattle",
+    "UnknownEvalRun",
     "UnknownModel",
     "VoteError",
 ]
@@ -37,6 +38,10 @@ class SchemaNotCurrent(StoreError):
 
 class UnknownModel(StoreError):
     """A battle names a model that is not in the ``models`` table."""
+
+
+class UnknownEvalRun(StoreError):
+    """An evaluation run id that is not in the ``eval_runs`` table."""
 
 
 class InvalidTransition(StoreError):

@@ -1,4 +1,8 @@
-"""Tables of the vote store (SQLAlchemy 2.0 typed ORM).
+"""Tables of the vote store (SQLAlchemy 2.0 typed ORM): votes, and evaluation results.
+
+The arena votes (models, conversations, voters, battles, votes) and the results of
+``arena eval`` runs (``eval_runs``, ``eval_results``) share one database, so ratings and
+benchmark scores of the same models can be read side by side.
 
 The schema is created and changed only by the Alembic migrations in
 ``arena/store/migrations`` (``arena db upgrade``), never by ``create_all()`` at start-up:
@@ -27,6 +31,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     false,
     func,
     text,
@@ -41,6 +46,8 @@ __all__ = [
     "Battle",
     "BattleStatus",
     "Conversation",
+    "EvalResult",
+    "EvalRun",
     "Model",
     "Vote",
     "Voter",
@@ -221,3 +228,59 @@ class Vote(Base):
 
     battle: Mapped[Battle] = relationship()
     voter: Mapped[Voter] = relationship()
+
+
+class EvalRun(Base):
+    """One stored run of ``arena eval``: which suite, when, with which options and packages.
+
+    ``run_key`` is the SHA-256 of the run directory (absolute) and the suite's hash: storing
+    the same run again, e.g. after ``--resume``, finds this row and replaces its results
+    instead of adding a copy. ``started_at``/``finished_at`` are those of the run's last
+    session (a resumed run restarts the clock).
+    """
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_key: Mapped[str] = mapped_column(String(64), unique=True)
+    run_dir: Mapped[str] = mapped_column(Text)
+    suite: Mapped[str] = mapped_column(String(200), index=True)
+    suite_sha256: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    packages: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    created_at: Mapped[datetime] = mapped_column(
+        Timestamp, default=utcnow, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class EvalResult(Base):
+    """One metric of one model on one task of a stored run, with its interval.
+
+    Metric values and interval bounds are NULL where the run had none (NaN: no sample
+    answered). ``n`` counts the samples the metric was computed on, ``n_failed`` those of
+    the task whose requests failed after retries.
+    """
+
+    __tablename__ = "eval_results"
+    __table_args__ = (
+        UniqueConstraint("run_id", "model", "task", "metric"),
+        Index(None, "model", "task"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("eval_runs.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(200))
+    task: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float | None] = mapped_column(Float)
+    ci_lower: Mapped[float | None] = mapped_column(Float)
+    ci_upper: Mapped[float | None] = mapped_column(Float)
+    stderr: Mapped[float | None] = mapped_column(Float)
+    ci_method: Mapped[str | None] = mapped_column(String(32))
+    n: Mapped[int] = mapped_column(Integer)
+    n_failed: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

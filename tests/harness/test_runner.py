@@ -258,6 +258,7 @@ def test_cli_run_table_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[
             "-o",
             str(tmp_path / "o"),
             "--no-progress",
+            "--no-store",
             "--format",
             "csv",
         ]

@@ -18,14 +18,17 @@ from arena.store.schema import Base
 from ._workers import WorkerPool
 from .conftest import BACKENDS
 
-TABLES = {"models", "conversations", "voters", "battles", "votes", VERSION_TABLE}
+VOTE_TABLES = {"models", "conversations", "voters", "battles", "votes"}
+EVAL_TABLES = {"eval_runs", "eval_results"}
+TABLES = VOTE_TABLES | EVAL_TABLES | {VERSION_TABLE}
+HEAD = "0002"
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
 def test_upgrade_fresh_database(empty_url: str) -> None:
     state = upgrade(empty_url)
     assert state.previous is None
-    assert state.current == head_revision() == "0001"
+    assert state.current == head_revision() == HEAD
     engine = make_engine(empty_url)
     try:
         inspector = inspect(engine)
@@ -44,7 +47,7 @@ def test_upgrade_fresh_database(empty_url: str) -> None:
         engine.dispose()
     # Upgrading again is a no-op.
     again = upgrade(empty_url)
-    assert again.previous == again.current == "0001"
+    assert again.previous == again.current == HEAD
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
@@ -73,7 +76,7 @@ def test_downgrade_then_upgrade(empty_url: str) -> None:
         assert schema_state(engine).current is None
     finally:
         engine.dispose()
-    assert upgrade(empty_url).current == "0001"
+    assert upgrade(empty_url).current == HEAD
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
@@ -104,7 +107,7 @@ def test_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
 def test_concurrent_upgrades_queue(empty_url: str, worker_pool: WorkerPool) -> None:
     """32 processes run ``arena db upgrade`` at once: one migrates, none fails."""
     results = worker_pool.run("upgrade", [{"url": empty_url}] * worker_pool.size)
-    assert results == [{"revision": "0001"}] * worker_pool.size
+    assert results == [{"revision": HEAD}] * worker_pool.size
     engine = make_engine(empty_url)
     try:
         assert schema_state(engine).is_current
