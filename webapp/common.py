@@ -178,6 +178,38 @@ def _redraw(
             shown[side] = text[side]
 
 
+@dataclasses.dataclass(frozen=True)
+class RoundActions:
+    """Button callbacks on the round kept under ``round_key`` in the session state.
+
+    A refused action (already voted, over the rate limit, ...) leaves its message under
+    ``error_key`` for :func:`show_error`; the round is replaced only on success.
+    """
+
+    round_key: str
+    error_key: str
+
+    def vote(self, choice: Choice) -> None:
+        """Record the visitor's vote on the current round."""
+        self._apply(lambda svc, round_: svc.vote(round_, voter(), choice))
+
+    def regenerate(self) -> None:
+        """Ask both models again for the last answer."""
+        self._apply(lambda svc, round_: svc.regenerate(round_, voter()))
+
+    def new_round(self) -> None:
+        """Forget the current round (the next prompt starts another)."""
+        st.session_state.pop(self.round_key, None)
+
+    def _apply(self, action: Callable[[ArenaService, Round], Round]) -> None:
+        try:
+            st.session_state[self.round_key] = action(
+                service(), st.session_state[self.round_key]
+            )
+        except UserError as error:
+            st.session_state[self.error_key] = str(error)
+
+
 def vote_buttons(round_: Round | None, on_vote: Callable[[Choice], None], key: str) -> None:
     """The four vote buttons, enabled only while the round takes a vote."""
     enabled = round_ is not None and round_.can_vote

@@ -5,8 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from arena.errors import UserError
-from arena.service import Choice
-from webapp.common import service, show_error, show_result, show_round, vote_buttons, voter
+from webapp.common import (
+    RoundActions,
+    service,
+    show_error,
+    show_result,
+    show_round,
+    vote_buttons,
+    voter,
+)
 
 ROUND = "arena.round"
 ERROR = "arena.error"
@@ -15,22 +22,7 @@ svc = service()
 state = st.session_state
 
 
-def _vote(choice: Choice) -> None:
-    try:
-        state[ROUND] = svc.vote(state[ROUND], voter(), choice)
-    except UserError as error:
-        state[ERROR] = str(error)
-
-
-def _new_round() -> None:
-    state.pop(ROUND, None)
-
-
-def _regenerate() -> None:
-    try:
-        state[ROUND] = svc.regenerate(state[ROUND], voter())
-    except UserError as error:
-        state[ERROR] = str(error)
+actions = RoundActions(ROUND, ERROR)
 
 
 st.title("Arena", anchor=False)
@@ -70,15 +62,15 @@ show_error(ERROR)
 round_ = show_round(round_, svc, ROUND)
 if round_ is not None and round_.status == "failed" and round_.message:
     st.caption(round_.message)
-vote_buttons(round_, _vote, "arena")
+vote_buttons(round_, actions.vote, "arena")
 show_result(round_)
 
 left, right, _ = st.columns([1, 1, 4])
-left.button("New round", key="arena.new", on_click=_new_round, width="stretch")
+left.button("New round", key="arena.new", on_click=actions.new_round, width="stretch")
 right.button(
     "Regenerate",
     key="arena.regenerate",
-    on_click=_regenerate,
+    on_click=actions.regenerate,
     disabled=round_ is None or not round_.can_regenerate,
     width="stretch",
 )

@@ -5,8 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from arena.errors import UserError
-from arena.service import Choice
-from webapp.common import service, show_error, show_result, show_round, vote_buttons, voter
+from webapp.common import (
+    RoundActions,
+    service,
+    show_error,
+    show_result,
+    show_round,
+    vote_buttons,
+    voter,
+)
 
 ROUND = "sbs.round"
 PAIR = "sbs.pair"
@@ -16,22 +23,7 @@ svc = service()
 state = st.session_state
 
 
-def _vote(choice: Choice) -> None:
-    try:
-        state[ROUND] = svc.vote(state[ROUND], voter(), choice)
-    except UserError as error:
-        state[ERROR] = str(error)
-
-
-def _new_round() -> None:
-    state.pop(ROUND, None)
-
-
-def _regenerate() -> None:
-    try:
-        state[ROUND] = svc.regenerate(state[ROUND], voter())
-    except UserError as error:
-        state[ERROR] = str(error)
+actions = RoundActions(ROUND, ERROR)
 
 
 st.title("Side-by-side", anchor=False)
@@ -78,14 +70,14 @@ if prompt is not None:
 
 show_error(ERROR)
 round_ = show_round(round_, svc, ROUND)
-vote_buttons(round_, _vote, "sbs")
+vote_buttons(round_, actions.vote, "sbs")
 show_result(round_)
 left, right, _ = st.columns([1, 1, 4])
-left.button("New round", key="sbs.new", on_click=_new_round, width="stretch")
+left.button("New round", key="sbs.new", on_click=actions.new_round, width="stretch")
 right.button(
     "Regenerate",
     key="sbs.regenerate",
-    on_click=_regenerate,
+    on_click=actions.regenerate,
     disabled=round_ is None or not round_.can_regenerate,
     width="stretch",
 )
