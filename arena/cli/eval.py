@@ -10,10 +10,10 @@
     arena eval suites
     arena eval judge --judge big --model a --model b --limit 20 --human votes.csv
 
-A finished suite run is also stored in the database of the arena votes (``--database``,
-else ``$ARENA_DATABASE_URL``, else ``data/arena.db``), unless ``--no-store``; the
-database is migrated and opened before the run starts, so an unreachable one is said at
-once rather than after hours of evaluation.
+A finished suite run, and the battles of a judge run, are also stored in the database of
+the arena votes (``--database``, else ``$ARENA_DATABASE_URL``, else ``data/arena.db``),
+unless ``--no-store``; the database is migrated and opened before the run starts, so an
+unreachable one is said at once rather than after hours of evaluation.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from arena.errors import UserError
 from arena.store.engine import ENV_VAR
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from sqlalchemy import Engine
 
     from arena.harness import EvalResults
@@ -170,7 +172,10 @@ _JUDGE_DESCRIPTION = (
     "leaderboard reads it as is); the judge leaderboard is printed, and with --human the "
     "human one beside it, their Spearman rank correlation and how often judge and humans "
     "agree (per model pair: the majority winner; per battle: human votes on the same "
-    "prompt). Answers and verdicts are cached in DIR, so --resume continues a killed run."
+    "prompt). Answers and verdicts are cached in DIR, so --resume continues a killed run. "
+    "The battles are also stored in the database of the arena votes (--database, "
+    "--no-store), where the web app's leaderboard shows the judge's ratings beside the "
+    "human ones; storing the same DIR again replaces its battles."
 )
 
 _JUDGE_EPILOG = """\
@@ -259,6 +264,14 @@ def _judge_parser() -> argparse.ArgumentParser:
         help="parallel requests to remote models (default 8)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--database", metavar="URL", default=None, help=_DATABASE_HELP.format(env=ENV_VAR)
+    )
+    p.add_argument(
+        "--no-store",
+        action="store_true",
+        help="do not store the battles in the database (DIR/judge_battles.jsonl has them all)",
+    )
     return p
 
 
@@ -452,6 +465,22 @@ def _store(engine: Engine, results: EvalResults, output: Path, started: datetime
     )
 
 
+def _store_judge(
+    engine: Engine, output: Path, judge: str, battles: Sequence[Mapping[str, Any]]
+) -> None:
+    """Store the run's battles under its directory (replacing an earlier store of it)."""
+    from arena.store.engine import display_url, make_sessionmaker
+    from arena.store.judge import store_judge_battles
+
+    label = str(output.expanduser().resolve())
+    with make_sessionmaker(engine).begin() as session:
+        n = store_judge_battles(session, label, judge, battles)
+    print(
+        f"stored {n} judge battles of '{judge}' in {display_url(engine.url)}",
+        file=sys.stderr,
+    )
+
+
 def _run_judge(args: argparse.Namespace) -> int:
     """``arena eval judge``: validate everything, run the judge, print the report."""
     from arena.backends import load_models
@@ -504,14 +533,21 @@ def _run_judge(args: argparse.Namespace) -> int:
             "their own answers",
             file=sys.stderr,
         )
-    run = run_judge(
-        configs[args.judge],
-        [configs[m] for m in args.model],
-        prompts,
-        output=output,
-        options=options,
-        resume=args.resume,
-    )
+    engine = None if args.no_store else _results_database(args.database)
+    try:
+        run = run_judge(
+            configs[args.judge],
+            [configs[m] for m in args.model],
+            prompts,
+            output=output,
+            options=options,
+            resume=args.resume,
+        )
+        if engine is not None:
+            _store_judge(engine, output, args.judge, run.battles)
+    finally:
+        if engine is not None:
+            engine.dispose()
     battles_file = output / "judge_battles.jsonl"
     summary = run.summary()
     print(

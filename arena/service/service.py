@@ -82,6 +82,7 @@ from arena.store import (
 )
 
 if TYPE_CHECKING:
+    from arena.service.judges import JudgeBoard, JudgeLeaderboards, RankAgreement
     from arena.service.leaderboard import BoardView, LiveLeaderboard
 
 __all__ = ["AdminModel", "ArenaService", "Availability", "PublicModel", "public_label"]
@@ -228,6 +229,7 @@ class ArenaService:
         self._detector = self._build_detector()
         self._board_lock = threading.Lock()
         self._board: LiveLeaderboard | None = None
+        self._judge_boards: JudgeLeaderboards | None = None
 
     @classmethod
     def open(
@@ -699,6 +701,32 @@ class ArenaService:
         """The public leaderboard (None while it is first computed, after ``wait`` s)."""
         return self.leaderboard.board(category, style_control=style_control, wait=wait)
 
+    @property
+    def judge_leaderboards(self) -> JudgeLeaderboards:
+        """The cached leaderboards of the stored ``arena eval judge`` battles."""
+        with self._board_lock:
+            if self._judge_boards is None:
+                from arena.service.judges import JudgeLeaderboards
+
+                self._judge_boards = JudgeLeaderboards(
+                    self._read_sessions, self.config.leaderboard_ttl_s
+                )
+            return self._judge_boards
+
+    def judges(self) -> tuple[str, ...]:
+        """Public names of the judges with stored battles (empty: the page shows none)."""
+        return self.judge_leaderboards.judges()
+
+    def judge_board(self, judge: str) -> JudgeBoard:
+        """The leaderboard of one judge's battles (a public name from :meth:`judges`)."""
+        return self.judge_leaderboards.board(judge)
+
+    def judge_agreement(self, human: BoardView, judge: JudgeBoard) -> RankAgreement:
+        """Spearman rank correlation of a human and a judge leaderboard on common models."""
+        from arena.service.judges import rank_agreement
+
+        return rank_agreement(human, judge)
+
     # -- admin -------------------------------------------------------------------------
 
     def admin_models(self) -> list[AdminModel]:
@@ -762,6 +790,8 @@ class ArenaService:
             self._detector = detector
         if self._board is not None:
             self._board.invalidate()
+        if self._judge_boards is not None:
+            self._judge_boards.invalidate()
 
     def reveal(self, name: str) -> None:
         """Announce a preview model: its real name replaces its codename everywhere."""

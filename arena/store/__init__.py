@@ -60,6 +60,7 @@ from arena.store.schema import (
     Conversation,
     EvalResult,
     EvalRun,
+    JudgeBattle,
     Model,
     Vote,
     Voter,
@@ -83,6 +84,12 @@ if TYPE_CHECKING:
         votes_frame,
         write_votes,
         write_votes_file,
+    )
+    from arena.store.judge import (
+        JUDGE_BATTLE_COLUMNS,
+        judge_battles_frame,
+        list_judges,
+        store_judge_battles,
     )
     from arena.store.migrate import SchemaState, require_current, schema_state, upgrade
 
@@ -111,6 +118,10 @@ _LAZY: dict[str, str] = {
         "arena.store.evals",
     ),
     **dict.fromkeys(
+        ("JUDGE_BATTLE_COLUMNS", "judge_battles_frame", "list_judges", "store_judge_battles"),
+        "arena.store.judge",
+    ),
+    **dict.fromkeys(
         ("SchemaState", "require_current", "schema_state", "upgrade"), "arena.store.migrate"
     ),
 }
@@ -132,6 +143,7 @@ __all__ = [
     "ENV_VAR",
     "EVAL_RESULT_COLUMNS",
     "EXPORT_FORMATS",
+    "JUDGE_BATTLE_COLUMNS",
     "OUTCOMES",
     "VOTE_COLUMNS",
     "AlreadyVoted",
@@ -145,6 +157,7 @@ __all__ = [
     "EvalRunRecord",
     "InvalidOutcome",
     "InvalidTransition",
+    "JudgeBattle",
     "Model",
     "ModelSpec",
     "ModelTally",
@@ -168,7 +181,9 @@ __all__ = [
     "get_battle",
     "get_models",
     "iter_votes",
+    "judge_battles_frame",
     "list_eval_runs",
+    "list_judges",
     "list_models",
     "make_engine",
     "make_sessionmaker",
@@ -180,6 +195,7 @@ __all__ = [
     "set_answers",
     "start_generation",
     "store_eval_results",
+    "store_judge_battles",
     "upgrade",
     "upsert_models",
     "vote_stats",

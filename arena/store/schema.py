@@ -48,6 +48,7 @@ __all__ = [
     "Conversation",
     "EvalResult",
     "EvalRun",
+    "JudgeBattle",
     "Model",
     "Vote",
     "Voter",
@@ -284,3 +285,25 @@ class EvalResult(Base):
     ci_method: Mapped[str | None] = mapped_column(String(32))
     n: Mapped[int] = mapped_column(Integer)
     n_failed: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class JudgeBattle(Base):
+    """One battle of an ``arena eval judge`` run: the judge's verdict on two answers.
+
+    ``run_label`` names the run (its directory): storing a run again replaces its rows.
+    ``winner`` is a FastChat label; ``question_id`` is kept as text (MT-Bench numbers and
+    prompt-file ids alike), ``tstamp`` in seconds since the epoch.
+    """
+
+    __tablename__ = "judge_battles"
+    __table_args__ = (CheckConstraint(f"winner IN ({_sql_in(OUTCOMES)})", name="winner"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    judge: Mapped[str] = mapped_column(String(200), index=True)
+    run_label: Mapped[str] = mapped_column(Text, index=True)
+    model_a: Mapped[str] = mapped_column(String(200))
+    model_b: Mapped[str] = mapped_column(String(200))
+    winner: Mapped[str] = mapped_column(String(16))
+    question_id: Mapped[str | None] = mapped_column(String(200))
+    turn: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    tstamp: Mapped[float | None] = mapped_column(Float)

@@ -505,6 +505,7 @@ def test_cli_runs_judge_battles_and_compares_with_humans(
         "--prompts",
         str(prompts_file),
         "--no-progress",
+        "--no-store",
     ]
     out = tmp_path / "run"
     argv = [*base, "--model", "short", "--model", "long", "--model", "mid", "-o", str(out)]
@@ -533,6 +534,53 @@ def test_cli_runs_judge_battles_and_compares_with_humans(
     mute = [*base[:5], "mute-judge", *base[6:], "--model", "long", "--model", "mid"]
     assert arena([*mute, "-o", str(tmp_path / "mute")]) == 2
     assert "all 3 comparisons failed" in capsys.readouterr().err
+
+
+def test_cli_stores_judge_battles_and_a_resume_replaces_them(
+    tmp_path: Path, prompts_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from arena.battles import from_frame
+    from arena.store import make_engine, make_sessionmaker
+    from arena.store.judge import judge_battles_frame, list_judges
+
+    models_file = tmp_path / "models.toml"
+    models_file.write_text(MODELS)
+    url = f"sqlite:///{tmp_path / 'arena.db'}"
+    out = tmp_path / "run"
+    argv = [
+        "eval",
+        "judge",
+        "--models",
+        str(models_file),
+        "--judge",
+        "judge",
+        "--prompts",
+        str(prompts_file),
+        "--no-progress",
+        "--database",
+        url,
+        "--model",
+        "short",
+        "--model",
+        "long",
+        "-o",
+        str(out),
+    ]
+    assert arena(argv) == 0  # a fresh database: migrated before the run
+    assert "stored 3 judge battles of 'judge'" in capsys.readouterr().err
+    assert arena([*argv, "--resume"]) == 0
+    capsys.readouterr()
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            assert list_judges(session) == ["judge"]
+            frame = judge_battles_frame(session, "judge")
+    finally:
+        engine.dispose()
+    assert len(frame) == 3  # replaced, not duplicated
+    assert set(frame["winner"]) == {"model_b"}  # "long" is model_b and always longer
+    battles = from_frame(frame, style=False)
+    assert set(compute_leaderboard(battles).table["model"]) == {"short", "long"}
 
 
 def test_fake_judge_option(models: dict[str, ModelConfig]) -> None:

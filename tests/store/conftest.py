@@ -79,8 +79,8 @@ def _empty_tables(url: str) -> None:
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         conn.execute("SET lock_timeout = '10s'")
         conn.execute(
-            "TRUNCATE eval_results, eval_runs, votes, battles, conversations, voters, models "
-            "RESTART IDENTITY CASCADE"
+            "TRUNCATE judge_battles, eval_results, eval_runs, votes, battles, conversations, "
+            "voters, models RESTART IDENTITY CASCADE"
         )
 
 

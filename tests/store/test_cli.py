@@ -39,13 +39,13 @@ def arena(argv: Sequence[str]) -> int:
 def test_db_upgrade_and_current(empty_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     if empty_url.startswith("postgresql"):
         assert arena(["db", "current", "--database", empty_url]) == 1
-        assert "none (head is 0002: run `arena db upgrade`)" in capsys.readouterr().out
+        assert "none (head is 0003: run `arena db upgrade`)" in capsys.readouterr().out
     assert arena(["db", "upgrade", "--database", empty_url]) == 0
-    assert "upgraded from an empty database to revision 0002" in capsys.readouterr().out
+    assert "upgraded from an empty database to revision 0003" in capsys.readouterr().out
     assert arena(["db", "upgrade", "--database", empty_url]) == 0
-    assert "already at revision 0002 (head)" in capsys.readouterr().out
+    assert "already at revision 0003 (head)" in capsys.readouterr().out
     assert arena(["db", "current", "--database", empty_url]) == 0
-    assert capsys.readouterr().out.strip() == "0002 (head)"
+    assert capsys.readouterr().out.strip() == "0003 (head)"
 
 
 def test_db_commands_use_the_environment(

@@ -40,7 +40,7 @@ def test_default_database_lives_in_cwd_data(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(ENV_VAR, raising=False)
-    assert upgrade().current == "0002"
+    assert upgrade().current == "0003"
     assert (tmp_path / "data" / "arena.db").is_file()
     open_engine().dispose()
 

@@ -19,9 +19,9 @@ from ._workers import WorkerPool
 from .conftest import BACKENDS
 
 VOTE_TABLES = {"models", "conversations", "voters", "battles", "votes"}
-EVAL_TABLES = {"eval_runs", "eval_results"}
+EVAL_TABLES = {"eval_runs", "eval_results", "judge_battles"}
 TABLES = VOTE_TABLES | EVAL_TABLES | {VERSION_TABLE}
-HEAD = "0002"
+HEAD = "0003"
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)

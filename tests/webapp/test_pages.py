@@ -230,12 +230,64 @@ def test_leaderboard(app: Callable[[], AppTest], db_path: Path) -> None:
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Download CSV", "Download JSON"]
     assert len(at.get("vega_lite_chart")) == 2  # CI chart and heatmap
+    assert [t.key for t in at.toggle] == ["lb.style"]  # no judge battles: no judge control
     at.selectbox(key="lb.category").select("coding").run()
     assert at.dataframe[0].value["Votes"].sum() == 6
     at.toggle(key="lb.style").set_value(True).run()
     no_exceptions(at)
     assert at.dataframe[0].value["Votes"].sum() == 6
     assert any("Style-controlled" in c.value for c in at.caption)
+
+
+def judge_battles(db_path: Path) -> None:
+    """A judge preferring beta over alpha over gamma (a preview model), twice each."""
+    from arena.store import store_judge_battles
+
+    order = ["fake-beta", "fake-alpha", "fake-gamma"]
+    battles = [
+        {"model_a": order[i], "model_b": order[j], "winner": "model_a", "question_id": q}
+        for q in (1, 2)
+        for i in range(3)
+        for j in range(i + 1, 3)
+    ]
+    battles.append({"model_a": "fake-gamma", "model_b": "fake-beta", "winner": "model_a"})
+    engine = make_engine(f"sqlite:///{db_path}")
+    with make_sessionmaker(engine).begin() as session:
+        store_judge_battles(session, "/runs/judge", "fake-gamma", battles)
+    engine.dispose()
+
+
+def test_leaderboard_beside_a_judge(app: Callable[[], AppTest], db_path: Path) -> None:
+    judge_battles(db_path)
+    at = app().run()
+    at.switch_page("views/arena.py").run()
+    for i in range(6):
+        at.chat_input(key="arena.prompt").set_value("tell a story").run()
+        at.button(key=f"arena-vote-{['A', 'B', 'TIE'][i % 3]}").click().run()
+        at.button(key="arena.new").click().run()
+    at.switch_page("views/leaderboard.py").run()
+    deadline = time.monotonic() + 30
+    while not at.dataframe:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+        at.run()
+    no_exceptions(at)
+    assert len(at.dataframe) == 1  # the judge table waits for the control
+    at.toggle(key="lb.judge_on").set_value(True).run()
+    no_exceptions(at)
+    assert len(at.dataframe) == 2
+    human, judge = (d.value for d in at.dataframe)
+    assert list(judge.columns) == ["Rank (UB)", "Model", "Score", "95% CI", "Battles"]
+    assert list(judge["Model"]) == ["Beta Chat", "Alpha Chat", "kestrel"]  # public names
+    assert judge["Battles"].sum() == 2 * 7
+    assert set(judge["Model"]) == set(human["Model"])
+    shown = texts(at)
+    assert "Judge: kestrel" in shown  # the judge is a preview model: its codename
+    assert any("Spearman rank correlation with the human leaderboard" in t for t in shown)
+    assert any("7 judge battles" in t and "3 models in common" in t for t in shown)
+    assert_absent(shown + list(judge["Model"]), ["Gamma", "fake-"])
+    at.toggle(key="lb.judge_on").set_value(False).run()
+    assert len(at.dataframe) == 1
 
 
 def test_admin(app: Callable[[], AppTest], app_env: Callable[..., None], db_path: Path) -> None:

@@ -16,7 +16,17 @@ st.title("Leaderboard", anchor=False)
 
 board = svc.leaderboard
 categories = ["All", *board.categories()]
-left, right = st.columns([3, 2], vertical_alignment="bottom")
+judges = svc.judges()
+if judges:
+    left, right, judge_side = st.columns([3, 2, 2], vertical_alignment="bottom")
+    show_judge = judge_side.toggle(
+        "Judge leaderboard",
+        key="lb.judge_on",
+        help="Show beside it the ratings of LLM-judge battles (arena eval judge).",
+    )
+else:
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    show_judge = False
 category = left.selectbox("Category", categories, key="lb.category")
 style = right.toggle(
     "Style control",
@@ -32,7 +42,11 @@ if view.message:
     st.info(view.message)
     st.stop()
 
-st.dataframe(
+human_side = st.container()
+if show_judge:
+    human_side, judge_column = st.columns(2)
+    human_side.subheader("Human votes", anchor=False)
+human_side.dataframe(
     view.table,
     hide_index=True,
     column_config={
@@ -54,6 +68,40 @@ st.caption(
 assert view.leaderboard is not None
 for warning in view.leaderboard.warnings:
     st.caption(f"⚠️ {warning}")
+
+if show_judge:
+    judge = (
+        judge_column.selectbox("Judge", judges, key="lb.judge") if len(judges) > 1 else judges[0]
+    )
+    judge_view = svc.judge_board(judge)
+    if len(judges) == 1:
+        judge_column.subheader(f"Judge: {judge}", anchor=False)
+    if judge_view.message:
+        judge_column.info(judge_view.message)
+    else:
+        judge_column.dataframe(
+            judge_view.table,
+            hide_index=True,
+            column_config={
+                "Rank (UB)": st.column_config.NumberColumn(
+                    help="1 + the number of models statistically better than this one"
+                ),
+                "Score": st.column_config.NumberColumn(help="Bradley–Terry rating of the judge"),
+                "95% CI": st.column_config.TextColumn(help="95% confidence interval"),
+                "Battles": st.column_config.NumberColumn(help="Judge battles with this model"),
+            },
+        )
+        agreement = svc.judge_agreement(view, judge_view)
+        rho = (
+            f"Spearman rank correlation with the human leaderboard: {agreement.spearman:.2f} "
+            if agreement.spearman is not None
+            else "Too few models in common for a rank correlation "
+        )
+        judge_column.caption(
+            f"{judge_view.n_battles:,} judge battles, all prompts (category and style "
+            f"control apply to the human table only). {rho}"
+            f"({len(agreement.models)} models in common)."
+        )
 
 suffix = f"{category.lower()}{'-style' if style else ''}"
 csv_col, json_col, _ = st.columns([1, 1, 4])

@@ -1,0 +1,234 @@
+"""Judge leaderboards of the web app: Bradley–Terry ratings of stored judge battles.
+
+``arena eval judge`` stores its battles beside the votes (:mod:`arena.store.judge`); the
+leaderboard page can show a judge's ratings beside the human ones, with the Spearman
+rank correlation of the two on their common models. Judge battles change only when a
+run is stored, and are few (every pair of models on each prompt), so a judge's board is
+computed on demand in the calling thread and kept for the leaderboard's TTL.
+
+Every name is public (:class:`arena.service.leaderboard.PublicNames`): a preview model,
+judge or contestant, appears under its codename.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from arena.battles import from_frame
+from arena.errors import UserError
+from arena.leaderboard import compute_leaderboard
+from arena.records import Leaderboard
+from arena.service.leaderboard import BoardView, PublicNames
+from arena.store import list_models
+from arena.store.judge import judge_battles_frame, list_judges
+
+__all__ = [
+    "JUDGE_DISPLAY_COLUMNS",
+    "JudgeBoard",
+    "JudgeLeaderboards",
+    "RankAgreement",
+    "build_judge_board",
+    "rank_agreement",
+]
+
+#: Columns of :attr:`JudgeBoard.table`, what the leaderboard page shows.
+JUDGE_DISPLAY_COLUMNS: tuple[str, ...] = ("Rank (UB)", "Model", "Score", "95% CI", "Battles")
+
+
+@dataclass(frozen=True)
+class JudgeBoard:
+    """The leaderboard of one judge's battles, ready to show.
+
+    Attributes
+    ----------
+    judge:
+        The judge's public name.
+    leaderboard:
+        The full record with public model names; None when there is nothing to rate
+        (see ``message``).
+    table:
+        The table to show, columns :data:`JUDGE_DISPLAY_COLUMNS`.
+    n_battles:
+        Judge battles counted.
+    computed_at:
+        When it was computed (seconds since the epoch).
+    message:
+        Why there is no leaderboard, else None.
+    """
+
+    judge: str
+    leaderboard: Leaderboard | None
+    table: pd.DataFrame
+    n_battles: int
+    computed_at: float
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class RankAgreement:
+    """How the judge's ranking agrees with the human one.
+
+    Attributes
+    ----------
+    spearman:
+        Spearman rank correlation of the two ratings on the common models; None with
+        fewer than three common models or when either ranking is flat.
+    models:
+        The models both leaderboards rate (public names), best human rating first.
+    """
+
+    spearman: float | None
+    models: tuple[str, ...]
+
+
+def _ci_text(rating: float, lower: float, upper: float) -> str:
+    if not (math.isfinite(lower) and math.isfinite(upper)):
+        return ""
+    return f"+{upper - rating:.0f} / -{rating - lower:.0f}"
+
+
+def build_judge_board(frame: pd.DataFrame, judge: str, names: PublicNames) -> JudgeBoard:
+    """Fit one judge's battles (store names in ``frame``) and package them with public names."""
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in JUDGE_DISPLAY_COLUMNS})
+    public_judge = names.of(judge)
+    if frame.empty:
+        message = f"No battles of the judge {public_judge!r} are stored."
+        return JudgeBoard(public_judge, None, empty, 0, time.time(), message)
+    public = frame.assign(
+        model_a=[names.of(m) for m in frame["model_a"]],
+        model_b=[names.of(m) for m in frame["model_b"]],
+        judge=public_judge,
+    )
+    battles = from_frame(public, source=f"judge battles of {public_judge}", style=False)
+    try:
+        lb = compute_leaderboard(
+            battles, method="bt", ci="sandwich", filters={"judge": public_judge}
+        )
+    except UserError as error:
+        return JudgeBoard(public_judge, None, empty, len(frame), time.time(), str(error))
+    t = lb.table
+    rating = t["rating"].to_numpy(np.float64)
+    table = pd.DataFrame(
+        {
+            "Rank (UB)": t["rank_ub"].astype(np.int64).to_numpy(),
+            "Model": t["model"].to_numpy(object),
+            "Score": np.rint(rating).astype(np.int64),
+            "95% CI": [
+                _ci_text(r, lo, u)
+                for r, lo, u in zip(
+                    rating,
+                    t["ci_lower"].to_numpy(np.float64),
+                    t["ci_upper"].to_numpy(np.float64),
+                    strict=True,
+                )
+            ],
+            "Battles": t["battles"].astype(np.int64).to_numpy(),
+        },
+        columns=list(JUDGE_DISPLAY_COLUMNS),
+    )
+    return JudgeBoard(public_judge, lb, table, len(frame), time.time())
+
+
+def rank_agreement(human: BoardView, judge: JudgeBoard) -> RankAgreement:
+    """Spearman rank correlation of the human and judge ratings on their common models."""
+    if human.leaderboard is None or judge.leaderboard is None:
+        return RankAgreement(None, ())
+    h = human.leaderboard.table.set_index("model")["rating"]
+    j = judge.leaderboard.table.set_index("model")["rating"]
+    common = [m for m in h.index if m in j.index]
+    if len(common) < 3:
+        return RankAgreement(None, tuple(common))
+    hr = h[common].rank().to_numpy(np.float64)
+    jr = j[common].rank().to_numpy(np.float64)
+    if np.std(hr) == 0 or np.std(jr) == 0:
+        return RankAgreement(None, tuple(common))
+    rho = float(np.corrcoef(hr, jr)[0, 1])  # Pearson correlation of ranks = Spearman
+    return RankAgreement(rho, tuple(common))
+
+
+class JudgeLeaderboards:
+    """Judge leaderboards of the store, each computed on demand and kept ``ttl_s`` seconds.
+
+    Parameters
+    ----------
+    read_sessions:
+        Read-only session factory of the vote store.
+    ttl_s:
+        Age after which the judges and a judge's board are read again.
+    clock:
+        Monotonic clock (tests).
+    """
+
+    def __init__(
+        self,
+        read_sessions: sessionmaker[Session],
+        ttl_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions = read_sessions
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._judges: tuple[float, dict[str, str]] | None = None
+        self._boards: dict[str, tuple[float, JudgeBoard]] = {}
+
+    def _fresh(self, taken_at: float) -> bool:
+        return self._clock() - taken_at < self.ttl_s
+
+    def _judge_names(self) -> dict[str, str]:
+        """Public name -> store name of every judge with stored battles."""
+        with self._lock:
+            cached = self._judges
+        if cached is not None and self._fresh(cached[0]):
+            return cached[1]
+        taken = self._clock()
+        with self._sessions() as session:
+            names = PublicNames.from_models(list_models(session))
+            judges = {names.of(j): j for j in list_judges(session)}
+        with self._lock:
+            self._judges = (taken, judges)
+        return judges
+
+    def judges(self) -> tuple[str, ...]:
+        """Public names of the judges with stored battles (empty: none stored)."""
+        return tuple(self._judge_names())
+
+    def board(self, judge: str) -> JudgeBoard:
+        """The leaderboard of ``judge`` (a public name from :meth:`judges`).
+
+        Raises
+        ------
+        UserError
+            No battles of that judge are stored.
+        """
+        store_name = self._judge_names().get(judge)
+        if store_name is None:
+            known = ", ".join(self.judges()) or "none"
+            raise UserError(f"no battles of the judge {judge!r} are stored; judges: {known}")
+        with self._lock:
+            cached = self._boards.get(store_name)
+        if cached is not None and self._fresh(cached[0]):
+            return cached[1]
+        taken = self._clock()
+        with self._sessions() as session:
+            names = PublicNames.from_models(list_models(session))
+            frame = judge_battles_frame(session, store_name)
+        view = build_judge_board(frame, store_name, names)
+        with self._lock:
+            self._boards[store_name] = (taken, view)
+        return view
+
+    def invalidate(self) -> None:
+        """Names changed (an admin reveal): read everything again on the next view."""
+        with self._lock:
+            self._judges = None
+            self._boards.clear()
