@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from arena.cli.db import add_database_argument
 from arena.errors import UserError
-from arena.store.engine import ENV_VAR
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -37,11 +37,15 @@ if TYPE_CHECKING:
 
 _SUBCOMMANDS = ("report", "table", "suites", "judge")
 
-_DATABASE_HELP = (
-    "database to store the results in, the one of the arena votes: sqlite:///PATH or "
-    "postgresql+psycopg://USER:PASSWORD@HOST/DB (default: ${env}, else "
-    "sqlite:///data/arena.db in the working directory)"
-)
+
+def _add_store_arguments(parser: argparse.ArgumentParser, what: str, kept_in: str) -> None:
+    """``--database`` (as every store command takes it) and ``--no-store``."""
+    add_database_argument(parser)
+    parser.add_argument(
+        "--no-store",
+        action="store_true",
+        help=f"do not store the {what} in the database ({kept_in} has them all)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -144,14 +148,7 @@ def register(subparsers: Any) -> None:
         help="table printed at the end (default md)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument(
-        "--database", metavar="URL", default=None, help=_DATABASE_HELP.format(env=ENV_VAR)
-    )
-    parser.add_argument(
-        "--no-store",
-        action="store_true",
-        help="do not store the results in the database (the run directory has them all)",
-    )
+    _add_store_arguments(parser, "results", "the run directory")
     parser.add_argument(
         "subcommand",
         nargs=argparse.REMAINDER,
@@ -264,14 +261,7 @@ def _judge_parser() -> argparse.ArgumentParser:
         help="parallel requests to remote models (default 8)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument(
-        "--database", metavar="URL", default=None, help=_DATABASE_HELP.format(env=ENV_VAR)
-    )
-    p.add_argument(
-        "--no-store",
-        action="store_true",
-        help="do not store the battles in the database (DIR/judge_battles.jsonl has them all)",
-    )
+    _add_store_arguments(p, "battles", "DIR/judge_battles.jsonl")
     return p
 
 

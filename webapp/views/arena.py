@@ -20,10 +20,7 @@ ERROR = "arena.error"
 
 svc = service()
 state = st.session_state
-
-
 actions = RoundActions(ROUND, ERROR)
-
 
 st.title("Arena", anchor=False)
 st.caption(

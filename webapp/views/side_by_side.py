@@ -21,10 +21,7 @@ ERROR = "sbs.error"
 
 svc = service()
 state = st.session_state
-
-
 actions = RoundActions(ROUND, ERROR)
-
 
 st.title("Side-by-side", anchor=False)
 st.caption(
