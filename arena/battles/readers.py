@@ -1118,8 +1118,42 @@ def _json_object(path: Path, text: str) -> list[Any]:
     return [doc] if columnar is None else columnar
 
 
+def _leaderbot_counts(doc: Any) -> list[Any] | None:
+    """Pair-count records of leaderbot's ``{"models", "X", "Y"}`` layout, else None.
+
+    ``X`` holds ``[i, j]`` model indices per pair, ``Y`` the pair's counts ``[wins of i,
+    wins of j, ties, both-bad ties]`` (the ``tie``/``tie_bothbad`` entries may be absent):
+    the layout of ``leaderbot/data/chatbotarena_20240814.json`` on PyPI. Malformed
+    entries are left as they are, for the pair-count checks to report by row.
+    """
+    if not (isinstance(doc, dict) and set(doc) == {"models", "X", "Y"}):
+        return None
+    models, pairs, counts = doc["models"], doc["X"], doc["Y"]
+    if not (isinstance(models, list) and isinstance(pairs, list) and isinstance(counts, list)):
+        return None
+    if len(pairs) != len(counts):
+        return None
+
+    def model(index: Any) -> Any:
+        ok = isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(models)
+        return models[index] if ok else None
+
+    records: list[Any] = []
+    for pair, count in zip(pairs, counts, strict=True):
+        ij = pair if isinstance(pair, list) and len(pair) == 2 else [None, None]
+        values = count if isinstance(count, list) else []
+        record = {"model_a": model(ij[0]), "model_b": model(ij[1])}
+        for k, column in enumerate(("wins_a", "wins_b", "tie", "tie_bothbad")):
+            record[column] = values[k] if k < len(values) else 0
+        records.append(record)
+    return records
+
+
 def _columnar(doc: Any) -> list[Any] | None:
     """Return the records of a column-oriented object (pandas ``to_json``), else None."""
+    leaderbot = _leaderbot_counts(doc)
+    if leaderbot is not None:
+        return leaderbot
     if not (
         isinstance(doc, dict) and doc and all(isinstance(v, dict | list) for v in doc.values())
     ):

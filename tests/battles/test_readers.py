@@ -27,8 +27,7 @@ from arena.battles import (
     read_battles,
 )
 from arena.errors import BattleFileError, UserError
-
-PAIRWISE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pairwise"
+from tests.conftest import data_file
 
 ANSWER_A = "# Plan\n- one\n- two\n**done**\n```\n# not a header\n```"
 ANSWER_B = "Just text."
@@ -516,9 +515,7 @@ def test_input_fingerprint_missing_file(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- real data
 def test_real_llmfao_with_column_map() -> None:
-    path = PAIRWISE / "llmfao_crowd_comparisons.csv"
-    if not path.is_file():
-        pytest.skip(f"shared data file {path} is absent (the ../shared folder is not laid out)")
+    path = data_file("llmfao_crowd_comparisons")
     b = read_battles(
         [path],
         columns=ColumnMap(model_a="left", model_b="right", voter="worker"),
@@ -530,14 +527,41 @@ def test_real_llmfao_with_column_map() -> None:
 
 
 def test_real_chatbot_arena_pair_counts() -> None:
-    path = PAIRWISE / "chatbotarena_20240814_paircounts.csv"
-    if not path.is_file():
-        pytest.skip(f"shared data file {path} is absent (the ../shared folder is not laid out)")
+    path = data_file("chatbotarena_20240814")  # leaderbot's JSON, else the shared CSV
     b = read_battles([path])
     assert b.n_models == 129
     assert b.n_battles == 1_670_250
     assert int(b.count[b.outcome == Outcome.BOTH_BAD].sum()) == 295_254
     assert not b.ordered
+
+
+def test_leaderbot_json_is_the_shared_csv(tmp_path: Path) -> None:
+    """The PyPI copy (leaderbot's models/X/Y JSON) reads as the same battles as the CSV."""
+    from arena.data import pair_counts_frame
+
+    frame = pair_counts_frame("chatbotarena_20240814")
+    csv_path = tmp_path / "counts.csv"
+    frame.to_csv(csv_path, index=False)
+    doc = {
+        "models": sorted(set(frame.model_a) | set(frame.model_b)),
+        "X": [],
+        "Y": frame[["wins_a", "wins_b", "tie", "tie_bothbad"]].to_numpy().tolist(),
+    }
+    index = {m: i for i, m in enumerate(doc["models"])}
+    doc["X"] = [[index[a], index[b]] for a, b in zip(frame.model_a, frame.model_b, strict=True)]
+    json_path = tmp_path / "counts.json"
+    json_path.write_text(json.dumps(doc))
+    from_json, from_csv = read_battles([json_path]), read_battles([csv_path])
+    assert from_json.n_battles == from_csv.n_battles == 1_670_250
+    assert from_json.sha256() == from_csv.sha256()
+
+
+def test_leaderbot_layout_with_a_bad_index_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    doc = {"models": ["a", "b"], "X": [[0, 1], [0, 7]], "Y": [[1, 2, 0, 0]] * 2}
+    path.write_text(json.dumps(doc))
+    err = error_of(read_battles, [path])
+    assert "bad.json" in str(err) and "row 2" in str(err)
 
 
 # ---------------------------------------------------------------------------- errors

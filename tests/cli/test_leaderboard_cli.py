@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from arena.cli.main import main
-from tests.conftest import ARENA_COUNTS, LLMFAO
+from tests.conftest import data_file
 
 FASTCHAT_ROWS = [
     {
@@ -187,14 +187,13 @@ def test_matrix_command(jsonl: Path, tmp_path: Path, kind: str) -> None:
 
 
 def test_llmfao_with_column_mapping(tmp_path: Path) -> None:
-    if not LLMFAO.is_file():
-        pytest.skip(f"shared data file {LLMFAO} is absent")
+    llmfao = data_file("llmfao_crowd_comparisons")
     out = tmp_path / "lb.csv"
     assert (
         run(
             [
                 "leaderboard",
-                LLMFAO,
+                llmfao,
                 "--columns",
                 "model_a=left,model_b=right",
                 "--outcomes",
@@ -212,14 +211,13 @@ def test_llmfao_with_column_mapping(tmp_path: Path) -> None:
 
 
 def test_arena_counts_anchor(tmp_path: Path) -> None:
-    if not ARENA_COUNTS.is_file():
-        pytest.skip(f"shared data file {ARENA_COUNTS} is absent")
+    arena_counts = data_file("chatbotarena_20240814")
     out = tmp_path / "lb.csv"
     assert (
         run(
             [
                 "leaderboard",
-                ARENA_COUNTS,
+                arena_counts,
                 "--anchor",
                 "mixtral-8x7b-instruct-v0.1=1114",
                 "--output",
