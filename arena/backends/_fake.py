@@ -170,6 +170,10 @@ class FakeBackend(BaseBackend):
             for i, chunk in enumerate(chunks):
                 if failure is not None and i == self._opts.fail_after:
                     raise failure
+                if i == 0 and self._opts.first_delay:
+                    time.sleep(self._opts.first_delay)
+                if i == self._opts.stall_after:
+                    time.sleep(self._opts.stall_time)
                 if self._opts.latency:
                     time.sleep(self._opts.latency)
                 yield chunk

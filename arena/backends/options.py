@@ -49,6 +49,13 @@ class FakeOptions:
         Words per streamed chunk.
     latency:
         Seconds to wait before each chunk (simulates a slow model).
+    first_delay:
+        Extra seconds before the first chunk (simulates a slow time to first token).
+    stall_after:
+        Chunks streamed before the stream stalls for ``stall_time`` seconds (then goes
+        on); None never stalls. Simulates a model or server that hangs mid-answer.
+    stall_time:
+        How long a stall lasts, in seconds.
     load_time:
         Seconds :meth:`load` takes (simulates loading weights).
     fail_rate:
@@ -73,6 +80,9 @@ class FakeOptions:
     seed: int = 0
     chunk_words: int = 1
     latency: float = 0.0
+    first_delay: float = 0.0
+    stall_after: int | None = None
+    stall_time: float = 60.0
     load_time: float = 0.0
     fail_rate: float = 0.0
     fail_with: Literal["unavailable", "timeout", "error"] = "unavailable"
@@ -83,6 +93,14 @@ class FakeOptions:
     def __post_init__(self) -> None:
         _check(self.chunk_words >= 1, "chunk_words", "an integer >= 1", self.chunk_words)
         _check(self.latency >= 0, "latency", "seconds >= 0", self.latency)
+        _check(self.first_delay >= 0, "first_delay", "seconds >= 0", self.first_delay)
+        _check(
+            self.stall_after is None or self.stall_after >= 0,
+            "stall_after",
+            "an integer >= 0",
+            self.stall_after,
+        )
+        _check(self.stall_time >= 0, "stall_time", "seconds >= 0", self.stall_time)
         _check(self.load_time >= 0, "load_time", "seconds >= 0", self.load_time)
         _check(0 <= self.fail_rate <= 1, "fail_rate", "a fraction in [0, 1]", self.fail_rate)
         _check(self.fail_after >= 0, "fail_after", "an integer >= 0", self.fail_after)

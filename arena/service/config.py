@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 
 from arena.backends import SamplingParams
 from arena.errors import UserError
+from arena.service.generation import Deadlines
 
 __all__ = ["DEFAULT_LEAK_WORDS", "ServiceConfig"]
 
@@ -60,8 +63,17 @@ class ServiceConfig:
         Length of the rate-limit window, in seconds.
     sampling:
         How both models decode their answers (same settings on both sides).
-    generation_timeout_s:
-        A side that has not finished its answer by then fails the battle.
+    first_token_timeout_s:
+        A side whose first text has not come this many seconds after the request (or
+        after its model finished loading) fails the battle.
+    idle_timeout_s:
+        A side whose answer pauses longer than this between two pieces of text fails
+        the battle. There is no total deadline: a slow but steady answer completes.
+    load_timeout_s:
+        A side whose model is still loading after this many seconds fails the battle.
+    max_answer_chars:
+        An answer is cut (and ends) at this many characters, whatever the backend sends;
+        the token cap is ``sampling.max_new_tokens`` (also counted here, as text chunks).
     extra_leak_words:
         Words that reveal a model's identity, on top of the configured models' own
         names, display names, organizations and codenames.
@@ -81,7 +93,10 @@ class ServiceConfig:
     sampling: SamplingParams = field(
         default_factory=lambda: SamplingParams(max_new_tokens=256, temperature=0.7, top_p=0.95)
     )
-    generation_timeout_s: float = 180.0
+    first_token_timeout_s: float = 60.0
+    idle_timeout_s: float = 30.0
+    load_timeout_s: float = 600.0
+    max_answer_chars: int = 8000
     extra_leak_words: tuple[str, ...] = DEFAULT_LEAK_WORDS
     leaderboard_ttl_s: float = 30.0
     secret: bytes | None = None
@@ -95,10 +110,23 @@ class ServiceConfig:
             raise UserError(f"rate_limit must be >= 1 or None, got {self.rate_limit}")
         if not self.rate_window_s > 0:
             raise UserError(f"rate_window_s must be > 0, got {self.rate_window_s}")
-        if not self.generation_timeout_s > 0:
-            raise UserError(f"generation_timeout_s must be > 0, got {self.generation_timeout_s}")
+        for name in ("first_token_timeout_s", "idle_timeout_s", "load_timeout_s"):
+            if not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
+                raise UserError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
+        if self.max_answer_chars < 1:
+            raise UserError(f"max_answer_chars must be >= 1, got {self.max_answer_chars}")
         if not self.leaderboard_ttl_s >= 0:
             raise UserError(f"leaderboard_ttl_s must be >= 0, got {self.leaderboard_ttl_s}")
+
+    @property
+    def deadlines(self) -> Deadlines:
+        """The generation deadlines and the character cap, for :mod:`arena.service.generation`."""
+        return Deadlines(
+            self.first_token_timeout_s,
+            self.idle_timeout_s,
+            self.load_timeout_s,
+            self.max_answer_chars,
+        )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServiceConfig:
@@ -106,7 +134,10 @@ class ServiceConfig:
 
         ``ARENA_MAX_PROMPT_CHARS``, ``ARENA_MAX_TURNS``, ``ARENA_RATE_LIMIT`` (``0`` turns
         it off), ``ARENA_RATE_WINDOW_S``, ``ARENA_LEADERBOARD_TTL_S``,
-        ``ARENA_LEAK_WORDS`` (comma-separated, added to the defaults), ``ARENA_SECRET``.
+        ``ARENA_LEAK_WORDS`` (comma-separated, added to the defaults), ``ARENA_SECRET``,
+        and the generation limits ``ARENA_FIRST_TOKEN_TIMEOUT_S``,
+        ``ARENA_IDLE_TIMEOUT_S``, ``ARENA_LOAD_TIMEOUT_S``, ``ARENA_MAX_NEW_TOKENS`` and
+        ``ARENA_MAX_ANSWER_CHARS``.
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -130,6 +161,23 @@ class ServiceConfig:
             value = number(name, kind)
             if value is not None:
                 values[key] = value
+        for key, name, kind in (
+            ("first_token_timeout_s", "ARENA_FIRST_TOKEN_TIMEOUT_S", float),
+            ("idle_timeout_s", "ARENA_IDLE_TIMEOUT_S", float),
+            ("load_timeout_s", "ARENA_LOAD_TIMEOUT_S", float),
+            ("max_answer_chars", "ARENA_MAX_ANSWER_CHARS", int),
+        ):
+            value = number(name, kind)
+            if value is not None:
+                if not (value > 0 and math.isfinite(value)):
+                    what = "seconds" if kind is float else "characters"
+                    raise UserError(f"${name} must be a number of {what} > 0, got {value!r}")
+                values[key] = value
+        tokens = number("ARENA_MAX_NEW_TOKENS", int)
+        if tokens is not None:
+            if tokens < 1:
+                raise UserError(f"$ARENA_MAX_NEW_TOKENS must be an integer >= 1, got {tokens}")
+            values["sampling"] = dataclasses.replace(cls().sampling, max_new_tokens=int(tokens))
         if values.get("rate_limit") == 0:
             values["rate_limit"] = None
         extra = [w.strip() for w in env.get("ARENA_LEAK_WORDS", "").split(",") if w.strip()]

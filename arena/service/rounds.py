@@ -24,7 +24,7 @@ from arena.service.errors import UnknownRound
 
 __all__ = ["Choice", "Round", "RoundStatus", "StreamEvent", "Tickets", "VoteResult"]
 
-RoundStatus = Literal["generating", "ready", "failed", "voted"]
+RoundStatus = Literal["generating", "ready", "failed", "stopped", "voted"]
 Side = Literal["a", "b"]
 
 
@@ -90,10 +90,14 @@ class Round:
         Each side's finished answers, one per turn (the last turn's are missing while
         generating or after a failure).
     status:
-        ``generating`` (answers to stream), ``ready`` (vote, follow up or regenerate),
-        ``failed`` (a model could not answer; start a new round) or ``voted``.
+        ``generating`` (answers to stream), ``ready`` (both answers complete: vote,
+        follow up or regenerate), ``failed`` (a model could not give a whole answer;
+        start a new round), ``stopped`` (the visitor stopped the answers before both
+        were complete: no vote; regenerate or start a new round) or ``voted``.
     message:
-        Why the round failed, in words for the visitor.
+        Why the round failed or stopped, in words for the visitor (never which side).
+    partial:
+        A stopped round's last answers as far as they came (shown, never voted).
     labels:
         Public names of side A and side B, when the visitor may know them.
     vote:
@@ -109,32 +113,41 @@ class Round:
     message: str | None = None
     labels: tuple[str, str] | None = None
     vote: VoteResult | None = None
+    partial: tuple[str, str] | None = None
 
     @property
     def can_vote(self) -> bool:
-        """Both answers are in and no vote yet."""
+        """Both answers are complete and no vote yet (the store checks it again)."""
         return self.status == "ready"
 
     @property
     def can_regenerate(self) -> bool:
         """The last turn may be answered afresh (a new battle with the same models)."""
-        return self.status in ("ready", "failed")
+        return self.status in ("ready", "failed", "stopped")
+
+    @property
+    def can_stop(self) -> bool:
+        """The answers are still coming and may be stopped."""
+        return self.status == "generating"
 
 
 @dataclass(frozen=True)
 class StreamEvent:
     """One step of streaming both answers.
 
-    ``kind`` is ``loading`` (the side's model is still loading), ``text`` (``text`` is
-    the side's whole answer so far), ``done`` (both answers stored; ``round`` is the
-    ready round) or ``failed`` (``text`` says why, for the visitor; ``round`` is the
-    failed round).
+    ``kind`` is ``loading`` (a model is still loading; ``side`` is None: the visitor
+    is never told which), ``text`` (``text`` is the side's answer so far, ``complete``
+    once it is whole), ``done`` (both answers stored; ``round`` is the ready round),
+    ``failed`` (``text`` says why, for the visitor and without naming a side; ``round``
+    is the failed round) or ``stopped`` (the visitor stopped the answers before both
+    were complete; ``round`` is the stopped round).
     """
 
-    kind: Literal["loading", "text", "done", "failed"]
+    kind: Literal["loading", "text", "done", "failed", "stopped"]
     side: Side | None = None
     text: str = ""
     round: Round | None = None
+    complete: bool = False
 
 
 _TICKET = re.compile(r"^r([1-9][0-9]{0,18})-([0-9a-f]{32})$")

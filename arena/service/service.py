@@ -18,6 +18,7 @@ service keeps serving the others.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import logging
 import random
@@ -51,11 +52,11 @@ from arena.service.errors import (
     RoundClosed,
     ServiceError,
 )
-from arena.service.generation import stream_pair
+from arena.service.generation import PairJob, PairOutcome
 from arena.service.leaks import LeakDetector, leak_terms
 from arena.service.limits import RateLimiter, check_prompt, check_turns, clean_text
 from arena.service.pool import ModelPool, ModelState, model_spec
-from arena.service.rounds import Choice, Round, StreamEvent, Tickets, VoteResult
+from arena.service.rounds import Choice, Round, Side, StreamEvent, Tickets, VoteResult
 from arena.service.sampling import Candidate, sample_pair
 from arena.store import (
     AlreadyVoted,
@@ -169,15 +170,30 @@ class AdminModel:
     error: str | None
 
 
-def _visitor_failure(side: str, error: BaseException | None) -> str:
-    who = f"Model {side.upper()}"
+def _visitor_failure(error: BaseException | None) -> str:
+    """Why a round failed, for the visitor: never which side (that would hint at the model)."""
     if isinstance(error, BackendTimeout):
-        what = f"{who} took too long to answer"
+        what = "One of the models took too long to answer"
     elif isinstance(error, BackendUnavailable):
-        what = f"{who} is temporarily unavailable"
+        what = "One of the models is temporarily unavailable"
     else:
-        what = f"{who} could not answer"
+        what = "One of the models could not give a whole answer"
     return f"{what}. This round is not counted: start a new round."
+
+
+#: What a stopped round says, when one of its answers was not complete.
+STOPPED_MESSAGE = (
+    "You stopped the answers before both were complete, so this round takes no vote. "
+    "Regenerate, or start a new round."
+)
+#: The stored error of a battle stopped before both answers were complete.
+STOPPED_ERROR = "stopped by the visitor before both answers were complete"
+#: The stored error of a battle replaced by Regenerate (it can never be voted then).
+REPLACED_ERROR = "replaced by a regenerated round"
+#: Finished generation jobs kept for watchers that re-attach (a page rerun).
+JOB_MEMO = 1000
+#: Fewest seconds between two updates a watcher gets (whatever the backend's pace).
+WATCH_INTERVAL_S = 0.05
 
 
 class ArenaService:
@@ -230,6 +246,8 @@ class ArenaService:
         self._board_lock = threading.Lock()
         self._board: LiveLeaderboard | None = None
         self._judge_boards: JudgeLeaderboards | None = None
+        self._jobs_lock = threading.Lock()
+        self._jobs: OrderedDict[tuple[int, int], PairJob[StreamEvent]] = OrderedDict()
 
     @classmethod
     def open(
@@ -264,6 +282,10 @@ class ArenaService:
 
     def close(self) -> None:
         """Stop background work, release the backends and the database connections."""
+        with self._jobs_lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.stop()
         if self._board is not None:
             self._board.close()
         self.pool.close()
@@ -482,6 +504,8 @@ class ArenaService:
             if old.status not in (BattleStatus.READY, BattleStatus.FAILED):
                 raise RoundClosed("wait until both answers are complete")
             names = (old.model_a.name, old.model_b.name)
+            if old.status == BattleStatus.READY:  # its stale buttons can never vote now
+                mark_failed(session, battle_id, REPLACED_ERROR)
             new_id = self._new_battle(
                 session,
                 voter,
@@ -504,10 +528,15 @@ class ArenaService:
     def stream(self, round_: Round, voter: str) -> Iterator[StreamEvent]:
         """Stream both answers to the round's last message; the last event has the new round.
 
-        The checks run now (errors raise here); the answers come from the returned
-        iterator. Its last event is ``done`` (answers stored, round ready) or ``failed``
-        (battle marked failed, the message says so without naming a model). Closing the
-        iterator before the end (the visitor left) marks the battle failed.
+        The answers are produced behind the page (a :class:`~arena.service.generation.
+        PairJob` per battle, under the configured deadlines and caps): the checks run now
+        (errors raise here), the first call starts the answers, and the returned iterator
+        watches them (at most one update per :data:`WATCH_INTERVAL_S`, whatever pace the
+        backends keep). Closing the iterator (the page reran, the visitor left) stops
+        nothing: a later call with the same round watches the same answers, or gets
+        their result at once. The last event is ``done`` (both answers complete and
+        stored, round ready), ``failed`` (battle marked failed; the message names
+        neither a model nor a side) or ``stopped`` (see :meth:`stop`).
 
         Raises
         ------
@@ -516,17 +545,26 @@ class ArenaService:
         battle_id = self._tickets.battle_id(round_.ticket, voter)
         if round_.status != "generating":
             raise RoundClosed("there is nothing to answer in this round")
+        key = (battle_id, len(round_.turns))  # one job per answered turn
+        with self._jobs_lock:
+            job = self._jobs.get(key)
+        if job is not None:
+            return self._watch(job, round_)
         names = self._remembered(battle_id)
         with self._read() as session:
             battle = get_battle(session, battle_id)
             status = battle.status
+            stored = (tuple(battle.answers_a), tuple(battle.answers_b))
             if names is None:  # started by another process, or before a restart
                 names = (battle.model_a.name, battle.model_b.name)
                 self._remember(battle_id, names)
         if status == BattleStatus.FAILED:
             raise GenerationFailed(
-                "this round was interrupted before both answers were complete: start a new round"
+                "this round ended before both answers were complete: start a new round"
             )
+        if status == BattleStatus.READY and len(stored[0]) == len(round_.turns):
+            ready = replace(round_, answers_a=stored[0], answers_b=stored[1], status="ready")
+            return iter([StreamEvent("done", None, "", ready)])  # answered, job forgotten
         if status != BattleStatus.GENERATING:
             raise RoundClosed("there is nothing to answer in this round")
         turns = round_.turns  # set_answers checks the count against the stored turns
@@ -537,18 +575,75 @@ class ArenaService:
         for side, backend in zip("ab", backends, strict=True):
             if backend is None:
                 self._fail(battle_id, f"side {side.upper()}: the model is not available here")
-                raise GenerationFailed(_visitor_failure(side, None))
+                raise GenerationFailed(_visitor_failure(None))
         conversations = tuple(
             self._messages(turns, answers) for answers in (round_.answers_a, round_.answers_b)
         )
         assert backends[0] is not None and backends[1] is not None
-        return self._answer(
-            round_,
-            battle_id,
-            names,
-            (backends[0], backends[1]),
-            (conversations[0], conversations[1]),
-        )
+        with self._jobs_lock:
+            job = self._jobs.get(key)  # another call may have started it meanwhile
+            if job is None:
+                job = PairJob(
+                    (backends[0], backends[1]),
+                    (conversations[0], conversations[1]),
+                    self.config.sampling,
+                    self.config.deadlines,
+                    functools.partial(self._finish, round_, battle_id, names),
+                    names=names,
+                    clean=clean_text,
+                )
+                self._jobs[key] = job
+                self._forget_finished_jobs()
+                job.start()
+        return self._watch(job, round_)
+
+    def stop(self, round_: Round, voter: str) -> None:
+        """Stop both answers of a generating round now (the visitor's Stop button).
+
+        The round's stream then ends ``done`` if both answers were already complete,
+        else ``stopped``: the battle is stored as failed and never takes a vote (only
+        whole answers are voted), though the page shows what had come. Nothing happens
+        for a round that is not answering in this process.
+
+        Raises
+        ------
+        UnknownRound
+        """
+        battle_id = self._tickets.battle_id(round_.ticket, voter)
+        with self._jobs_lock:
+            job = self._jobs.get((battle_id, len(round_.turns)))
+        if job is not None:
+            job.stop()
+
+    def _forget_finished_jobs(self) -> None:
+        """Drop the oldest finished jobs beyond :data:`JOB_MEMO` (call with the lock held)."""
+        excess = len(self._jobs) - JOB_MEMO
+        for key in [k for k, j in self._jobs.items() if not j.running][: max(0, excess)]:
+            del self._jobs[key]
+
+    def _watch(self, job: PairJob[StreamEvent], round_: Round) -> Iterator[StreamEvent]:
+        version = -1
+        shown, complete, loading = ["", ""], [False, False], False
+        while True:
+            snap = job.wait(version, timeout=0.5)
+            version = snap.version
+            if snap.loading and not loading:
+                yield StreamEvent("loading")
+            loading = snap.loading
+            sides: tuple[Side, Side] = ("a", "b")
+            for i, side in enumerate(sides):
+                if snap.texts[i] != shown[i] or snap.complete[i] != complete[i]:
+                    shown[i], complete[i] = snap.texts[i], snap.complete[i]
+                    yield StreamEvent("text", side, shown[i], complete=complete[i])
+            if snap.ended:
+                if snap.result is not None:
+                    yield snap.result
+                else:  # _finish raised (a bug): say so, never hang
+                    message = "This round could not be completed. Start a new round."
+                    failed = replace(round_, status="failed", message=message)
+                    yield StreamEvent("failed", None, message, failed)
+                return
+            time.sleep(WATCH_INTERVAL_S)
 
     @staticmethod
     def _messages(turns: Sequence[str], answers: Sequence[str]) -> list[Message]:
@@ -559,48 +654,13 @@ class ArenaService:
                 messages.append(Message("assistant", answers[i]))
         return messages
 
-    def _answer(
-        self,
-        round_: Round,
-        battle_id: int,
-        names: tuple[str, str],
-        backends: tuple[Backend, Backend],
-        conversations: tuple[list[Message], list[Message]],
-    ) -> Iterator[StreamEvent]:
-        text = {"a": "", "b": ""}
-        latency = {"a": 0.0, "b": 0.0}
-        finished = False
-        try:
-            for event in stream_pair(
-                backends,
-                conversations,
-                self.config.sampling,
-                self.config.generation_timeout_s,
-                names=names,
-            ):
-                side = event.side
-                if event.kind == "loading":
-                    yield StreamEvent("loading", side)
-                elif event.kind == "chunk":
-                    text[side] += clean_text(event.text)
-                    yield StreamEvent("text", side, text[side])
-                elif event.kind == "done":
-                    latency[side] = event.latency
-                else:
-                    error = event.error
-                    name = names["ab".index(side)]
-                    log.warning("battle %s, side %s (%s) failed: %s", battle_id, side, name, error)
-                    self._fail(
-                        battle_id,
-                        f"side {side.upper()} ({name}): {type(error).__name__}: {error}",
-                    )
-                    finished = True
-                    message = _visitor_failure(side, error)
-                    failed = replace(round_, status="failed", message=message)
-                    yield StreamEvent("failed", side, message, failed)
-                    return
-            answers_a = (*round_.answers_a, text["a"])
-            answers_b = (*round_.answers_b, text["b"])
+    def _finish(
+        self, round_: Round, battle_id: int, names: tuple[str, str], outcome: PairOutcome
+    ) -> StreamEvent:
+        """Store a job's outcome: both answers (ready), or the battle failed (no vote)."""
+        if outcome.kind == "done":
+            answers_a = (*round_.answers_a, outcome.texts[0])
+            answers_b = (*round_.answers_b, outcome.texts[1])
             try:
                 with self._write() as session:
                     set_answers(
@@ -608,23 +668,30 @@ class ArenaService:
                         battle_id,
                         list(answers_a),
                         list(answers_b),
-                        latency_a=latency["a"],
-                        latency_b=latency["b"],
+                        latency_a=outcome.latency[0],
+                        latency_b=outcome.latency[1],
                     )
             except StoreError as error:
                 log.warning("battle %s: storing the answers failed: %s", battle_id, error)
-                finished = True
+                self._fail(battle_id, f"storing the answers failed: {error}")
                 message = "This round could not be saved. Start a new round."
-                yield StreamEvent(
-                    "failed", None, message, replace(round_, status="failed", message=message)
-                )
-                return
-            finished = True
+                failed = replace(round_, status="failed", message=message)
+                return StreamEvent("failed", None, message, failed)
             ready = replace(round_, answers_a=answers_a, answers_b=answers_b, status="ready")
-            yield StreamEvent("done", None, "", ready)
-        finally:
-            if not finished:
-                self._fail(battle_id, "interrupted before both answers were complete")
+            return StreamEvent("done", None, "", ready)
+        if outcome.kind == "stopped":
+            self._fail(battle_id, STOPPED_ERROR)
+            stopped = replace(
+                round_, status="stopped", message=STOPPED_MESSAGE, partial=outcome.texts
+            )
+            return StreamEvent("stopped", None, STOPPED_MESSAGE, stopped)
+        side, problem = outcome.side or "a", outcome.error
+        name = names["ab".index(side)]
+        log.warning("battle %s, side %s (%s) failed: %s", battle_id, side, name, problem)
+        self._fail(battle_id, f"side {side.upper()} ({name}): {type(problem).__name__}: {problem}")
+        message = _visitor_failure(problem)
+        failed = replace(round_, status="failed", message=message)
+        return StreamEvent("failed", None, message, failed)
 
     def generate(self, round_: Round, voter: str) -> Round:
         """Run :meth:`stream` to the end and return the resulting round."""
@@ -679,6 +746,8 @@ class ArenaService:
                     "this round failed and takes no vote: start a new round"
                 ) from None
             raise BattleNotReady("wait until both answers are complete, then vote") from None
+        if self._board is not None:
+            self._board.note_vote()  # a board showing "No votes yet" is stale now
         labels = (self._label(names[0]), self._label(names[1]))
         result = VoteResult(pick, pick.outcome, labels[0], labels[1], leak)
         return replace(round_, status="voted", vote=result, labels=labels)
@@ -696,10 +765,20 @@ class ArenaService:
             return self._board
 
     def board(
-        self, category: str | None = None, *, style_control: bool = False, wait: float = 0.0
+        self,
+        category: str | None = None,
+        *,
+        style_control: bool = False,
+        wait: float = 0.0,
+        source: str = "live",
     ) -> BoardView | None:
-        """The public leaderboard (None while it is first computed, after ``wait`` s)."""
-        return self.leaderboard.board(category, style_control=style_control, wait=wait)
+        """The public leaderboard (None while it is first computed, after ``wait`` s).
+
+        ``source``: ``live`` votes, ``imported`` battles (``arena db import``) or ``all``.
+        """
+        return self.leaderboard.board(
+            category, style_control=style_control, wait=wait, source=source
+        )
 
     @property
     def judge_leaderboards(self) -> JudgeLeaderboards:
