@@ -57,9 +57,11 @@ def register(subparsers: Any) -> None:
             "Run a benchmark suite on one or more models: one table of models x tasks with "
             "95 % intervals, per-sample logs, and every request cached so that --resume "
             "continues a killed run. The results are also stored in the database of the arena "
-            "votes (see --database, --no-store). Sub-commands: 'arena eval table RESULTS' "
-            "re-exports a table, 'arena eval report RESULTS --ratings FILE' compares suite "
-            "scores with arena ratings, 'arena eval suites' lists the bundled suites, "
+            "votes (see --database, --no-store). Code tasks run the model-written programs in "
+            "a bubblewrap sandbox (Debian package 'bubblewrap'; see --unsandboxed-code). A run "
+            "in which every sample failed exits with status 2. Sub-commands: 'arena eval table "
+            "RESULTS' re-exports a table, 'arena eval report RESULTS --ratings FILE' compares "
+            "suite scores with arena ratings, 'arena eval suites' lists the bundled suites, "
             "'arena eval judge --judge NAME --model A --model B' runs judge battles (see "
             "'arena eval judge -h')."
         ),
@@ -148,6 +150,13 @@ def register(subparsers: Any) -> None:
         help="table printed at the end (default md)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--unsandboxed-code",
+        action="store_true",
+        help="run code tasks' model-written programs WITHOUT the bubblewrap sandbox, with "
+        "this command's privileges (recorded in the results); without it, code tasks are "
+        "refused where the sandbox is not usable",
+    )
     _add_store_arguments(parser, "results", "the run directory")
     parser.add_argument(
         "subcommand",
@@ -389,7 +398,14 @@ def _run_suite(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         retries=args.retries,
         progress=not args.no_progress,
+        unsandboxed_code=args.unsandboxed_code,
     )
+    if args.unsandboxed_code and any(t.kind == "code" for t in suite.tasks):
+        print(
+            "warning: --unsandboxed-code: model-written code runs without a sandbox, "
+            "with this command's privileges",
+            file=sys.stderr,
+        )
     engine = None if args.no_store else _results_database(args.database)
     try:
         started = datetime.now(UTC)
@@ -405,6 +421,7 @@ def _run_suite(args: argparse.Namespace) -> int:
             f"results in {output}/ (results.json, results.csv, results.md, samples/)",
             file=sys.stderr,
         )
+        _refuse_if_all_failed(results, output)
         if engine is not None:
             _store(engine, results, output, started)
     finally:
@@ -417,6 +434,35 @@ def _run_suite(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _refuse_if_all_failed(results: EvalResults, output: Path) -> None:
+    """Every sample failed (say, the model did not load): say why, exit non-zero, store nothing."""
+    asked = sum(r.n_samples for r in results.results)
+    failed = sum(r.n_failed for r in results.results)
+    if asked == 0 or failed < asked:
+        return
+    raise UserError(
+        f"every sample failed ({failed} of {asked}), so the run measured nothing and is not "
+        f"stored; the first error: {_first_error(output)} (all in {output}/samples/)"
+    )
+
+
+def _first_error(output: Path) -> str:
+    """The first error recorded in the run's sample logs (one line, shortened)."""
+    import json
+
+    for log in sorted((output / "samples").glob("*/*.jsonl")):
+        with log.open(encoding="utf-8") as f:
+            for line in f:
+                try:
+                    error = json.loads(line).get("error")
+                except ValueError:
+                    continue
+                if error:
+                    text = " ".join(str(error).split())
+                    return text if len(text) <= 300 else text[:297] + "..."
+    return "none recorded"
 
 
 def _results_database(url: str | None) -> Engine:

@@ -47,7 +47,16 @@ from arena.harness._results import (
     write_results_table,
 )
 from arena.harness._runner import RunOptions, evaluate
-from arena.harness._sandbox import ExecResult, network_isolation, run_program, run_programs
+from arena.harness._sandbox import (
+    ExecResult,
+    Limits,
+    SandboxStatus,
+    SandboxUnavailable,
+    require_sandbox,
+    run_program,
+    run_programs,
+    sandbox_status,
+)
 from arena.harness._scorers import extract_number, processor, processors, scorer, scorers
 from arena.harness._suite import (
     KINDS,
@@ -84,10 +93,13 @@ __all__ = [
     "JudgeReport",
     "JudgeRun",
     "Judgment",
+    "Limits",
     "MetricValue",
     "RequestCache",
     "RunOptions",
     "Sample",
+    "SandboxStatus",
+    "SandboxUnavailable",
     "Suite",
     "SuiteError",
     "TaskResult",
@@ -105,7 +117,6 @@ __all__ = [
     "load_prompts",
     "load_suite",
     "mean_metric",
-    "network_isolation",
     "parse_suite",
     "parse_verdict",
     "pass_at_k",
@@ -117,9 +128,11 @@ __all__ = [
     "render_judge_report",
     "render_results",
     "request_key",
+    "require_sandbox",
     "run_judge",
     "run_program",
     "run_programs",
+    "sandbox_status",
     "scorer",
     "scorers",
     "write_results_table",

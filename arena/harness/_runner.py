@@ -40,7 +40,7 @@ from arena.harness._data import Sample, build_samples, dataset_file
 from arena.harness._executor import BackendFactory, ModelRunner
 from arena.harness._metrics import MetricValue, mean_metric, pass_at_k, perplexity_metrics
 from arena.harness._results import EvalResults, TaskResult, write_results_table
-from arena.harness._sandbox import network_isolation, run_programs
+from arena.harness._sandbox import Limits, require_sandbox, run_programs
 from arena.harness._scorers import run_scorer
 from arena.harness._suite import Suite, TaskSpec
 from arena.report.exports import write_atomic
@@ -76,6 +76,10 @@ class RunOptions:
         Rounds of the bootstrap intervals (perplexities).
     progress:
         Show a progress bar per model and task on standard error.
+    unsandboxed_code:
+        Run code tasks' model-written programs without the bubblewrap sandbox (the user's
+        explicit choice, ``--unsandboxed-code``; recorded in the results). Without it, a
+        run with code tasks is refused where the sandbox is not usable.
     """
 
     limit: int | None = None
@@ -88,6 +92,7 @@ class RunOptions:
     retries: int = 2
     bootstrap_rounds: int = 1000
     progress: bool = True
+    unsandboxed_code: bool = False
 
     def recorded(self) -> dict[str, Any]:
         """The options that change results (what ``--resume`` checks)."""
@@ -201,11 +206,27 @@ def _run_generate(
     return records, {k: mean_metric(v) for k, v in scores.items()}, failed
 
 
+def code_limits(task: TaskSpec) -> Limits:
+    """The sandbox limits of a code task's programs (its ``timeout`` and ``memory_mb``)."""
+    assert task.code is not None
+    return Limits(timeout=task.code.timeout, memory_mb=task.code.memory_mb)
+
+
+def _clip_unit(m: MetricValue) -> MetricValue:
+    """A rate's interval kept inside [0, 1] (the normal interval can cross either end)."""
+    return dataclasses.replace(
+        m, ci_lower=max(0.0, m.ci_lower), ci_upper=min(1.0, m.ci_upper)
+    )  # NaN stays NaN: max/min return the NaN first argument
+
+
 def _run_code(
     task: TaskSpec, samples: list[Sample], runner: ModelRunner, options: RunOptions, bar: Any
 ) -> KindResult:
     assert task.code is not None
     code = task.code
+    limits = code_limits(task)
+    sandbox = require_sandbox(unsandboxed=options.unsandboxed_code)
+    where = {"tool": sandbox["tool"], "version": sandbox["version"], "limits": limits.as_dict()}
     per_doc, prompts = _generate_all(task, samples, runner, options, bar)
     programs: list[str] = []
     owners: list[int] = []
@@ -215,17 +236,14 @@ def _run_code(
         for a in answers:
             programs.append(code.program.render({**s.doc, "completion": a["text"]}))
             owners.append(d)
-    # execution results are cached too (by program), so a resumed run does not rerun them
-    keys = [
-        request_key(
-            "sandbox",
-            {"op": "exec", "program": p, "timeout": code.timeout, "memory_mb": code.memory_mb},
-        )
-        for p in programs
-    ]
+    # execution results are cached too (by program, sandbox and limits), so a resumed run
+    # does not rerun them, and a sandboxed run never reuses an unsandboxed one's
+    keys = [request_key("sandbox", {"op": "exec", "program": p, **where}) for p in programs]
     found = runner.cache.get_many(keys)
     todo = [i for i, k in enumerate(keys) if k not in found]
-    done = run_programs([programs[i] for i in todo], timeout=code.timeout, memory_mb=code.memory_mb)
+    done = run_programs(
+        [programs[i] for i in todo], limits, unsandboxed=options.unsandboxed_code
+    )
     fresh = {
         keys[i]: {"status": r.status, "detail": r.detail} for i, r in zip(todo, done, strict=True)
     }
@@ -245,13 +263,18 @@ def _run_code(
             records.append(rec)
             continue
         passed = sum(o["status"] == "passed" for o in outs)
-        rec |= {"completions": [a["text"] for a in answers], "results": outs, "passed": passed}
+        rec |= {
+            "completions": [a["text"] for a in answers],
+            "results": outs,
+            "passed": passed,
+            "sandbox": where,
+        }
         for k in code.k:
             value = pass_at_k(len(outs), passed, k)
             rec[f"pass@{k}"] = value
             metrics[f"pass@{k}"].append(value)
         records.append(rec)
-    return records, {k: mean_metric(v) for k, v in metrics.items()}, failed
+    return records, {k: _clip_unit(mean_metric(v)) for k, v in metrics.items()}, failed
 
 
 def _run_perplexity(
@@ -381,6 +404,13 @@ def evaluate(
         for t in tasks
     }
     data_files = {t.name: dataset_file(t.dataset) for t in tasks}
+    # model-written code runs only in a usable sandbox (or where the user said otherwise):
+    # checked before any model is loaded
+    sandbox = (
+        require_sandbox(unsandboxed=options.unsandboxed_code)
+        if any(t.kind == "code" for t in tasks)
+        else None
+    )
     runners = [
         ModelRunner(
             m,
@@ -478,7 +508,11 @@ def evaluate(
                     if t.kind in ("generate", "code")
                     else {}
                 ),
-                **({"sandbox": network_isolation()} if t.kind == "code" else {}),
+                **(
+                    {"sandbox": sandbox | {"limits": code_limits(t).as_dict()}}
+                    if t.kind == "code" and sandbox is not None
+                    else {}
+                ),
             }
             for t in tasks
         },

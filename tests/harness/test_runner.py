@@ -73,6 +73,15 @@ timeout = 5.0
         for x in (tmp_path / "r" / "samples" / "adder" / "code.jsonl").read_text().splitlines()
     ]
     assert [x["results"][0]["status"] for x in log] == ["passed", "failed", "failed"]
+    # pass@1 = 1/3 over 3 problems: the normal interval would start below 0
+    m = res.results[0].metrics["pass@1"]
+    assert m.ci_lower == 0.0 and 0.0 <= m.ci_upper <= 1.0
+    # the sandbox and its limits are recorded in the results and in every sample's log
+    sandbox = read_results(tmp_path / "r" / "results.json").provenance["tasks"]["code"]["sandbox"]
+    assert sandbox["tool"] == "bubblewrap" and sandbox["unsandboxed"] is False
+    assert sandbox["limits"]["timeout"] == 5.0 and sandbox["limits"]["processes"] == 1
+    assert all(x["sandbox"]["tool"] == "bubblewrap" for x in log)
+    assert log[0]["sandbox"]["limits"]["memory_mb"] == 1024
 
 
 class KillAfter:
