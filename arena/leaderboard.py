@@ -21,10 +21,10 @@ from threadpoolctl import threadpool_limits
 
 from arena.battles.table import Battles
 from arena.errors import UserError
-from arena.ratings.bt import Fit, fit_bt, sandwich_bt
-from arena.ratings.davidson import fit_davidson, sandwich_davidson
+from arena.ratings.bt import Fit, centred_covariance, fit_bt, sandwich_bt
+from arena.ratings.davidson import fit_davidson, sandwich_davidson, tie_totals
 from arena.ratings.elo import online_elo, online_elo_bootstrap
-from arena.ratings.graph import diagnose
+from arena.ratings.graph import GraphDiagnosis, diagnose, diagnose_davidson
 from arena.ratings.intervals import (
     multinomial_resamples,
     normal_interval,
@@ -44,6 +44,22 @@ __all__ = ["CI_KINDS", "METHODS", "ArenaWarning", "compute_leaderboard"]
 PRIOR_SD_POINTS = 1000.0
 #: Newton tolerance on the largest step, natural-log units (about 2e-8 rating points).
 TOLERANCE = 1e-10
+
+#: Values of the ``ci_flag`` column: why a model's interval is not (only) the data's own.
+#: Empty when the sandwich or bootstrap interval stands as computed.
+CI_FLAGS: dict[str, str] = {
+    "unbounded above": "never lost nor tied against the models outside its group: the data "
+    "give no upper bound, the interval is the prior's",
+    "unbounded below": "never won nor tied against the models outside its group: the data "
+    "give no lower bound, the interval is the prior's",
+    "unbounded": "its rating is not bounded by the data on either side (between unbounded "
+    "groups, or along Davidson's tie order): the interval is the prior's",
+    "unlinked": "no battle links its group to the other models: its place relative to them "
+    "comes from the prior",
+    "no variation": "every battle of this model had the same outcome, so the data cannot "
+    "measure the spread of its outcomes; the interval assumes the largest possible spread "
+    "(the model-based, Fisher-information interval)",
+}
 
 Vector = NDArray[np.float64]
 
@@ -175,14 +191,122 @@ def _estimate_pairwise(
                 cells.cell_weight,
             )
             stats = resampled.stats()
-            exists = diagnose(stats, k, ties_link=method != "davidson").exists
+            round_method = method
+            if method == "davidson":
+                ties, total = tie_totals(stats)
+                if ties >= total:
+                    # only ties: nu -> infinity, equal strengths maximise the likelihood
+                    return np.zeros(k)
+                if ties <= 0:
+                    # no tie: nu -> 0 and Davidson's likelihood is Bradley–Terry's on the
+                    # decisive battles, so the boundary MLE's strengths are BT's
+                    round_method = "bt"
+            if round_method == "davidson":
+                exists = diagnose_davidson(stats, k).exists
+            else:
+                exists = diagnose(stats, k).exists
             round_prior = prior if prior or exists else _prior_precision()
-            return _likelihood_fit(resampled, method, round_prior, start=fit.theta).theta
+            return _likelihood_fit(resampled, round_method, round_prior, start=fit.theta).theta
 
         samples = multinomial_resamples(cells.cell_count, rounds, rng, refit, progress)
         lower, upper = percentile_interval(samples, level)
         return _Estimate(fit.theta, lower, upper, fit)
     return _Estimate(fit.theta, nan, nan, fit)
+
+
+def _interval_flags(
+    diag: GraphDiagnosis | None, tallies: NDArray[np.float64], n_models: int
+) -> NDArray[np.object_]:
+    """The ``ci_flag`` of each model (see :data:`CI_FLAGS`).
+
+    Without a maximum-likelihood estimate the models the data cannot place get a flag: every
+    strongly connected group of the scored-against graph except the main body of the data
+    (the largest group, when it is strictly the largest) is "unbounded above" when nobody
+    outside scored against it, "unbounded below" when it scored against nobody outside,
+    "unbounded" in between; groups with no battle to the main body are "unlinked"; under
+    Davidson's tie order every model is "unbounded". Otherwise, a model whose battles all
+    had the same outcome (only wins, only losses or only ties) is "no variation".
+
+    Only flagged models have their interval widened (:func:`_widen`); the others keep the
+    data's own: their battles place them, and widening them for the centring on the
+    average of all models would let one unbounded newcomer blur every other interval.
+    """
+    flags = np.full(n_models, "", dtype=object)
+    kinds = (tallies > 0).sum(axis=1)
+    flags[kinds <= 1] = "no variation"
+    if diag is None or diag.exists:
+        return flags
+    if diag.tie_order:
+        flags[:] = "unbounded"
+        return flags
+    sizes = sorted((len(c) for c in diag.components), reverse=True)
+    main: tuple[int, ...] = ()
+    if len(sizes) == 1 or sizes[0] > sizes[1]:
+        main = next(c for c in diag.components if len(c) == sizes[0])
+    above = {i for g in diag.dominant for i in g}
+    below = {i for g in diag.dominated for i in g}
+    main_group = next((set(g) for g in diag.groups if main and main[0] in g), set())
+    for component in diag.components:
+        if component == main:
+            continue
+        for i in component:
+            if (len(diag.groups) > 1 and i not in main_group) or (i in above and i in below):
+                flags[i] = "unlinked"
+            elif i in above:
+                flags[i] = "unbounded above"
+            elif i in below:
+                flags[i] = "unbounded below"
+            else:
+                flags[i] = "unbounded"
+    return flags
+
+
+def _widen(
+    theta: Vector,
+    lower: Vector,
+    upper: Vector,
+    fit: Fit,
+    members: NDArray[np.bool_],
+    flags: NDArray[np.object_],
+    level: float,
+) -> tuple[Vector, Vector]:
+    """Widen the intervals of ``members`` so that they never claim more than the data hold.
+
+    1. Hull with the model-based interval: the inverse of the fit's information, centred.
+       With the fallback prior that is the Laplace approximation of the posterior; without
+       it the Fisher-information covariance, whose per-battle outcome variance
+       ``p (1 - p)`` is the largest any outcome in [0, 1] with mean ``p`` can have.
+    2. With the prior, a side the likelihood does not bound (``flags``) is the prior's own:
+       for "unbounded above" the upper ``level`` quantile of the prior of the centred
+       rating, normal with sd ``sqrt((1 - 1/K) / prior)``, truncated below at the interval's
+       lower end (where the likelihood stops being flat the posterior is about the prior);
+       likewise below; "unbounded" and "unlinked" take the prior's central interval on both
+       sides. The Laplace approximation alone would understate that side, since the
+       posterior is skewed towards the side the data leave open.
+    """
+    if not members.any() or np.isnan(lower).all():
+        return lower, upper
+    k = len(theta)
+    cov = centred_covariance(fit.information, fit.information, k)
+    se = np.sqrt(np.clip(np.diag(cov)[:k], 0, None))
+    floor_lower, floor_upper = normal_interval(theta, se, level)
+    lower = np.where(members, np.fmin(lower, floor_lower), lower)
+    upper = np.where(members, np.fmax(upper, floor_upper), upper)
+    if not fit.prior:
+        return lower, upper
+    from scipy.special import ndtr, ndtri
+
+    sd = math.sqrt((1 - 1 / k) / fit.prior)
+    tail = (1 - level) / 2
+    for i, flag in enumerate(flags):
+        if flag == "unbounded above":
+            upper[i] = max(upper[i], sd * float(ndtri(1 - tail * ndtr(-lower[i] / sd))))
+        elif flag == "unbounded below":
+            lower[i] = min(lower[i], -sd * float(ndtri(1 - tail * ndtr(upper[i] / sd))))
+        elif flag in ("unbounded", "unlinked"):
+            lower[i] = min(lower[i], sd * float(ndtri(tail)))
+            upper[i] = max(upper[i], sd * float(ndtri(1 - tail)))
+    return lower, upper
 
 
 def _prior_precision() -> float:
@@ -359,6 +483,10 @@ def compute_leaderboard(
     ci:
         ``"sandwich"`` (robust normal interval; bt and davidson), ``"bootstrap"``
         (percentile interval over ``rounds`` resamples of the battles) or ``"none"``.
+        Where the data cannot bound a model's rating (no maximum-likelihood estimate, or
+        all its battles alike) its interval is widened to what the data and prior
+        honestly allow and the table's ``ci_flag`` column says why (:data:`CI_FLAGS`,
+        :func:`_interval_flags`, :func:`_widen`); online Elo gets no such flags.
     rounds, seed:
         Bootstrap rounds and the seed of its random generator.
     level:
@@ -398,6 +526,7 @@ def compute_leaderboard(
     rng = np.random.default_rng(seed)
     prior = 0.0
     diagnosis_text = ""
+    diag: GraphDiagnosis | None = None
     with threadpool_limits(limits=1):
         if method != "elo":
             cells = cells_from_arrays(
@@ -408,17 +537,28 @@ def compute_leaderboard(
                 battles.count,
                 battles.weight,
             )
-            ties_link = method != "davidson"
-            diag = diagnose(cells.stats(), battles.n_models, ties_link=ties_link)
+            stats = cells.stats()
+            if method == "davidson":
+                ties, total = tie_totals(stats)
+                if ties <= 0 or ties >= total:
+                    raise UserError(
+                        "the Davidson model needs both ties and decisive battles (found "
+                        f"{ties:g} ties among {total:g} battles, so the tie parameter would "
+                        "be 0 or infinite); use --method bt"
+                    )
+                diag = diagnose_davidson(stats, battles.n_models)
+            else:
+                diag = diagnose(stats, battles.n_models)
             if not diag.exists:
                 prior = _prior_precision()
-                diagnosis_text = diag.describe(battles.models, ties_link=ties_link)
+                diagnosis_text = diag.describe(battles.models)
                 _warn(
                     messages,
                     "maximum-likelihood ratings do not exist for these battles: "
                     f"{diagnosis_text}. Ratings are kept finite by a weak prior "
-                    f"(normal, sd {PRIOR_SD_POINTS:g} points on the 400-point scale); "
-                    "read them with care.",
+                    f"(normal, sd {PRIOR_SD_POINTS:g} points on the 400-point scale), and "
+                    "their intervals are at least as wide as its posterior's (see the "
+                    "ci_flag column); read them with care.",
                 )
         total_rounds = rounds if ci == "bootstrap" else 0
         bar = _Progress(progress, total_rounds * (2 if style_control else 1), "bootstrap")
@@ -437,6 +577,23 @@ def compute_leaderboard(
         finally:
             bar.close()
 
+    wins, losses, ties_won, played = _per_model_results(battles)
+    flags = np.full(battles.n_models, "", dtype=object)
+    if method != "elo" and ci != "none" and est.fit is not None:
+        flags = _interval_flags(
+            diag, np.column_stack([wins, losses, ties_won]), battles.n_models
+        )
+        members = flags != ""
+        lower_w, upper_w = _widen(
+            est.theta, est.lower, est.upper, est.fit, members, flags, level
+        )
+        est = _Estimate(est.theta, lower_w, upper_w, est.fit, est.coefficients)
+        if style_control and plain is not None and plain.fit is not None:
+            pl_w, pu_w = _widen(
+                plain.theta, plain.lower, plain.upper, plain.fit, members, flags, level
+            )
+            plain = _Estimate(plain.theta, pl_w, pu_w, plain.fit)
+
     ppn = scale.points_per_nat
     base_offset = 0.0 if method == "elo" else scale.offset
     initial = scale.offset
@@ -450,7 +607,6 @@ def compute_leaderboard(
     upper = centre_to_points + ppn * est.upper
     have_ci = not np.isnan(lower).all()
     rank_ub = rank_upper_bound(lower, upper) if have_ci else rank_upper_bound(rating, rating)
-    wins, losses, ties, played = _per_model_results(battles)
     table = pd.DataFrame(
         {
             "rank_ub": rank_ub,
@@ -461,7 +617,8 @@ def compute_leaderboard(
             "battles": np.rint(played).astype(np.int64),
             "wins": np.rint(wins).astype(np.int64),
             "losses": np.rint(losses).astype(np.int64),
-            "ties": np.rint(ties).astype(np.int64),
+            "ties": np.rint(ties_won).astype(np.int64),
+            "ci_flag": pd.Series(flags, dtype=object).astype(str).to_numpy(),
         }
     )
     if style_control and plain is not None:

@@ -34,9 +34,10 @@ class Leaderboard:
     ----------
     table:
         One row per model sorted by rating (descending); columns start with
-        :data:`LEADERBOARD_COLUMNS`, then ``wins, losses, ties`` and, with style
+        :data:`LEADERBOARD_COLUMNS`, then ``wins, losses, ties, ci_flag`` and, with style
         control, ``rating_plain, rank_plain, rank_change``. ``ci_lower``/``ci_upper``
-        are NaN when no interval was asked for.
+        are NaN when no interval was asked for; ``ci_flag`` is empty unless the data
+        cannot bound the model's rating (``arena.leaderboard.CI_FLAGS`` lists the values).
     method:
         ``"bt"``, ``"davidson"`` or ``"elo"``.
     params:

@@ -18,7 +18,7 @@ from arena.ratings.graph import laplacian
 from arena.ratings.newton import maximise
 from arena.ratings.pairs import PairStats
 
-__all__ = ["fit_davidson", "sandwich_davidson"]
+__all__ = ["fit_davidson", "sandwich_davidson", "tie_totals"]
 
 Vector = NDArray[np.float64]
 Matrix = NDArray[np.float64]
@@ -46,6 +46,17 @@ def _assemble(n_models: int, stats: PairStats, dd: Vector, de: Vector, ee: float
     return out
 
 
+def tie_totals(stats: PairStats) -> tuple[float, float]:
+    """Weighted number of ties (both-bad included) and of all battles.
+
+    Davidson's tie parameter has a finite, positive MLE only when ``0 < ties < total``:
+    without ties ``nu -> 0`` and the likelihood becomes Bradley–Terry's on the decisive
+    battles; with only ties ``nu -> infinity`` and equal strengths maximise it.
+    """
+    t = stats.totals
+    return float((t[:, 2] + t[:, 3]).sum()), float(t.sum())
+
+
 def fit_davidson(
     stats: PairStats,
     n_models: int,
@@ -62,7 +73,7 @@ def fit_davidson(
     """
     wins, losses, ties = _split(stats)
     n = wins + losses + ties
-    total_ties, total = float(ties.sum()), float(n.sum())
+    total_ties, total = tie_totals(stats)
     if total_ties <= 0 or total_ties >= total:
         raise ValueError(
             "the Davidson model needs both ties and decisive battles "

@@ -5,6 +5,11 @@ The Bradley–Terry MLE exists (finite, unique up to a shift) exactly when the d
 against j (Zermelo 1929; Ford 1957). Otherwise some group of models won or tied every
 battle against the rest and its ratings run off to infinity. :func:`diagnose` names the
 models concerned so the caller can warn and regularise.
+
+Davidson's model needs that same graph (a tie links both ways: a tie becomes improbable
+as the gap grows, so it pins the gap) and two more things, checked by
+:func:`diagnose_davidson`: both ties and decisive battles (else ``nu`` is 0 or infinite),
+and no "tie order" along which the gaps and ``nu`` can grow together (see there).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from numpy.typing import NDArray
 
 from arena.ratings.pairs import PairStats, wsum
 
-__all__ = ["GraphDiagnosis", "diagnose", "laplacian"]
+__all__ = ["GraphDiagnosis", "diagnose", "diagnose_davidson", "laplacian"]
 
 
 def laplacian(
@@ -48,12 +53,19 @@ class GraphDiagnosis:
         Groups that won or tied every battle against models outside them.
     dominated:
         Groups that lost every battle against models outside them.
+    components:
+        Strongly connected components of the scored-against graph (one when ``exists``).
+    tie_order:
+        Davidson only: models ordered from the top of a "tie order" (see
+        :func:`diagnose_davidson`), empty when there is none.
     """
 
     exists: bool
     groups: tuple[tuple[int, ...], ...]
     dominant: tuple[tuple[int, ...], ...]
     dominated: tuple[tuple[int, ...], ...]
+    components: tuple[tuple[int, ...], ...] = ()
+    tie_order: tuple[int, ...] = ()
 
     def describe(self, models: Sequence[str], limit: int = 8, *, ties_link: bool = True) -> str:
         """One paragraph naming the models concerned (for a warning)."""
@@ -83,15 +95,23 @@ class GraphDiagnosis:
                 + " against a model outside their group: "
                 + "; ".join(names(g) for g in bottom[:limit])
             )
+        if self.tie_order:
+            parts.append(
+                "the decisive battles follow one strict order ("
+                + " > ".join(models[i] for i in self.tie_order[:limit])
+                + (" > ..." if len(self.tie_order) > limit else "")
+                + ") with ties only between close models, so under Davidson's model the gaps "
+                "and the tie parameter can grow together without bound"
+            )
         return "; ".join(parts)
 
 
 def diagnose(stats: PairStats, n_models: int, *, ties_link: bool = True) -> GraphDiagnosis:
     """Check whether the MLE exists and, if not, which models are responsible.
 
-    With ``ties_link`` (Bradley–Terry, ties as half wins) a tie links both ways. For the
-    Davidson model ties do not pin the strength gap (a larger gap and a larger tie
-    parameter can trade off), so only decisive battles link: pass ``ties_link=False``.
+    With ``ties_link`` (Bradley–Terry, ties as half wins; Davidson too) a tie links both
+    ways; ``ties_link=False`` links by decisive battles only (the graph of who beat whom).
+    For Davidson use :func:`diagnose_davidson`, which adds that model's own condition.
     """
     t = stats.totals
     tied = (t[:, 2] + t[:, 3]) if ties_link else np.zeros(len(t))
@@ -119,7 +139,7 @@ def diagnose(stats: PairStats, n_models: int, *, ties_link: bool = True) -> Grap
         return tuple(tuple(v) for v in sorted(out.values(), key=lambda g: (len(g), g)))
 
     if n_strong == 1:
-        return GraphDiagnosis(True, grouped(weak), (), ())
+        return GraphDiagnosis(True, grouped(weak), (), (), grouped(strong))
     # condensation: which strong components have edges coming in / going out
     src, dst = strong[rows], strong[cols]
     cross = src != dst
@@ -136,5 +156,67 @@ def diagnose(stats: PairStats, n_models: int, *, ties_link: bool = True) -> Grap
         dominant -= singletons
         dominated -= singletons
     return GraphDiagnosis(
-        False, grouped(weak), grouped(strong, dominant), grouped(strong, dominated)
+        False,
+        grouped(weak),
+        grouped(strong, dominant),
+        grouped(strong, dominated),
+        grouped(strong),
     )
+
+
+def diagnose_davidson(stats: PairStats, n_models: int) -> GraphDiagnosis:
+    """Whether Davidson's MLE exists (finite strengths and a finite ``nu > 0``).
+
+    Along a direction ``(v, a)`` (strengths ``+ t v``, ``log nu + t a``) every term of the
+    log-likelihood has an asymptotic slope ``<= 0``; the log-likelihood is concave, so the
+    MLE fails to exist exactly when some non-trivial direction keeps every slope at 0:
+
+    * ``a < 0`` (``nu -> 0``) when there is no tie, ``a > 0`` with ``v = 0`` when every
+      battle is a tie: the caller checks those counts (:func:`fit_davidson` refuses them);
+    * ``a = 0``: winners never below losers and tied models level, which is Bradley–Terry's
+      condition with ties linking both ways (:func:`diagnose` with ``ties_link=True``), so
+      a model with only wins and ties has finite strength as long as it tied someone;
+    * ``a > 0`` (scale it to ``a = 1/2``): every decisive battle won by a model at least 1
+      above the loser and every tie between models at most 1 apart. These are difference
+      constraints, feasible exactly when the graph with an edge winner -> loser of length
+      -1 and tie edges of length +1 both ways has no negative cycle (Bellman–Ford). Any
+      cycle of decisive results (A beat B, B beat C, C beat A; or a pair with wins both
+      ways) already rules it out, so real data never get this far; two models with one win
+      and one tie between them are the smallest case: ``P(win) = P(tie) -> 1/2`` is only
+      reached in the limit.
+
+    The returned diagnosis lists, for the last case, the models in ``tie_order`` from the
+    top of the order down.
+    """
+    base = diagnose(stats, n_models, ties_link=True)
+    if not base.exists:
+        return base
+    t = stats.totals
+    lo_won, hi_won = t[:, 0] > 0, t[:, 1] > 0
+    tied = t[:, 2] + t[:, 3] > 0
+    winners = np.concatenate([stats.lo[lo_won], stats.hi[hi_won]])
+    losers = np.concatenate([stats.hi[lo_won], stats.lo[hi_won]])
+    decisive = scipy.sparse.coo_matrix(
+        (np.ones(len(winners)), (winners, losers)), shape=(n_models, n_models)
+    ).tocsr()
+    n_strong, _ = scipy.sparse.csgraph.connected_components(
+        decisive, directed=True, connection="strong"
+    )
+    if n_strong < n_models:  # a cycle of decisive results: no tie order
+        return base
+    # Bellman–Ford from a virtual source joined to every model by length 0
+    src = np.concatenate([winners, stats.lo[tied], stats.hi[tied]])
+    dst = np.concatenate([losers, stats.hi[tied], stats.lo[tied]])
+    length = np.concatenate(
+        [np.full(len(winners), -1.0), np.ones(2 * int(tied.sum()))]
+    )
+    dist = np.zeros(n_models)
+    for _ in range(n_models + 1):
+        relaxed = dist.copy()
+        np.minimum.at(relaxed, dst, dist[src] + length)
+        if np.array_equal(relaxed, dist):
+            # feasible: v = dist satisfies every constraint, so the spread is a recession
+            order = tuple(int(i) for i in np.argsort(-dist, kind="stable"))
+            return GraphDiagnosis(False, base.groups, (), (), base.components, order)
+        dist = relaxed
+    return base  # a negative cycle: the constraints cannot all hold, the MLE exists

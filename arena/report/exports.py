@@ -340,7 +340,9 @@ def _md_table(table: pd.DataFrame, level_label: str) -> list[str]:
         cells = [_fmt_int(row["rank_ub"]), _md_escape(str(row["model"])), _fmt_float(row["rating"])]
         if with_ci:
             offsets = _ci_offsets(row["rating"], row["ci_lower"], row["ci_upper"])
-            cells.append("—" if offsets is None else f"+{offsets[0]:.2f} / -{offsets[1]:.2f}")
+            text = "—" if offsets is None else f"+{offsets[0]:.2f} / -{offsets[1]:.2f}"
+            flag = row.get("ci_flag")
+            cells.append(f"{text} ({_md_escape(flag)})" if isinstance(flag, str) and flag else text)
         cells.append(_fmt_int(row["battles"]))
         if with_change:
             cells.append(_fmt_signed_int(row["rank_change"]))
@@ -484,9 +486,11 @@ def _render_latex(lb: Leaderboard) -> str:
         ]
         if with_ci:
             offsets = _ci_offsets(row["rating"], row["ci_lower"], row["ci_upper"])
-            cells.append(
-                "--" if offsets is None else f"$^{{+{offsets[0]:.2f}}}_{{-{offsets[1]:.2f}}}$"
-            )
+            text = "--" if offsets is None else f"$^{{+{offsets[0]:.2f}}}_{{-{offsets[1]:.2f}}}$"
+            flag = row.get("ci_flag")
+            if isinstance(flag, str) and flag:
+                text += f" ({latex_escape(flag)})"  # the data cannot bound this rating
+            cells.append(text)
         cells.append(_fmt_int(row["battles"]))
         if with_change:
             cells.append(_fmt_signed_int(row["rank_change"]).replace("-", "$-$"))
