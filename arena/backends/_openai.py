@@ -15,6 +15,18 @@ Failures that may pass (connection errors, timeouts, HTTP 429 and 5xx) are retri
 ``Retry-After`` when it sends one; a stream is never retried once text was emitted. Every
 answer is checked: malformed JSON or missing fields raise :class:`BackendError` quoting a
 short excerpt of what the server sent.
+
+Only whole answers end normally. A stream must end with a ``finish_reason`` (``stop``,
+``length``, ...) or the ``[DONE]`` marker; one that ends without either (a dropped
+connection, a server that died mid-answer, a proxy that cut it) raises
+:class:`BackendUnavailable`, and a ``finish_reason`` that says the answer was cut short
+(``abort``, ``error``, ``content_filter``, ...) raises :class:`BackendError`, so a
+truncated answer is never taken for a complete one. What the server sends is bounded on
+this side, whatever it does: at most ``max_new_tokens`` text pieces are read (then the
+answer ends, as with the server's own token limit), a line may hold at most
+:data:`MAX_LINE_BYTES`, one answer at most :data:`MAX_STREAM_BYTES`, and a stream that
+sends bytes but no complete event for ``timeout`` seconds (a trickle) times out like one
+that sends nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +62,14 @@ __all__ = ["OpenAIBackend", "parse_retry_after"]
 
 #: Stop sequences sent to the server (OpenAI's limit); all of them are applied here anyway.
 _MAX_SERVER_STOPS = 4
+#: Longest line of a server-sent event stream accepted (a bigger one is an error).
+MAX_LINE_BYTES = 1 << 20
+#: Most bytes read for one streamed answer (more is an error: no answer needs that much).
+MAX_STREAM_BYTES = 16 << 20
+#: ``finish_reason`` values that mean the answer was cut short, not finished.
+INCOMPLETE_REASONS = frozenset(
+    {"abort", "aborted", "cancelled", "canceled", "error", "content_filter"}
+)
 
 
 def _excerpt(text: str | bytes, limit: int = 160) -> str:
@@ -88,7 +108,7 @@ class OpenAIBackend(BaseBackend):
                 context_length=opts.context_length, source=f"{opts.base_url} ({opts.model})"
             )
         )
-        headers = {"User-Agent": "arena"}
+        headers = {"User-Agent": "arena", "Accept-Encoding": "identity"}
         if opts.api_key_env is not None:
             key = os.environ.get(opts.api_key_env)
             if not key:
@@ -229,15 +249,58 @@ class OpenAIBackend(BaseBackend):
 
     # -- streaming --------------------------------------------------------------------------
 
-    def _events(self, operation: str, response: httpx.Response) -> Iterator[dict[str, Any]]:
-        """Parse server-sent events (or one plain JSON answer) into JSON objects, until [DONE]."""
+    def _lines(self, operation: str, response: httpx.Response) -> Iterator[str]:
+        """The stream's lines, with the size and trickle bounds of the module docstring."""
+        name, limit = self._info.name, self._opts.timeout
+        buffer = bytearray()
+        total = 0
+        last = time.monotonic()
+        for data in response.iter_bytes():
+            total += len(data)
+            if total > MAX_STREAM_BYTES:
+                raise BackendError(
+                    name,
+                    operation,
+                    f"the server sent over {MAX_STREAM_BYTES >> 20} MiB for one answer; "
+                    "the answer is refused",
+                )
+            buffer += data
+            begin = 0
+            while (end := buffer.find(b"\n", begin)) >= 0:
+                yield bytes(buffer[begin:end]).rstrip(b"\r").decode("utf-8", errors="replace")
+                begin = end + 1
+                last = time.monotonic()
+            del buffer[:begin]
+            if len(buffer) > MAX_LINE_BYTES:
+                raise BackendError(
+                    name,
+                    operation,
+                    f"the server sent a line over {MAX_LINE_BYTES >> 20} MiB without an end: "
+                    f"{_excerpt(bytes(buffer[:160]))}",
+                )
+            if time.monotonic() - last > limit:
+                raise BackendTimeout(
+                    name, operation, f"the stream sent no complete event for over {limit:g} s"
+                )
+        if buffer:
+            yield bytes(buffer).rstrip(b"\r").decode("utf-8", errors="replace")
+
+    def _events(
+        self, operation: str, response: httpx.Response
+    ) -> Generator[dict[str, Any] | None]:
+        """Parse server-sent events (or one plain JSON answer) into JSON objects.
+
+        ``None`` stands for the end marker (``[DONE]``, or the end of a whole JSON
+        answer), after which nothing follows; a stream without one just stops.
+        """
         name = self._info.name
         try:
             if response.headers.get("content-type", "").startswith("application/json"):
                 yield self._parse_object(operation, response.read())
+                yield None
                 return
             data: list[str] = []
-            for line in response.iter_lines():
+            for line in self._lines(operation, response):
                 if line.startswith(":"):
                     continue
                 if line:
@@ -249,10 +312,15 @@ class OpenAIBackend(BaseBackend):
                     continue
                 payload, data = "\n".join(data), []
                 if payload.strip() == "[DONE]":
+                    yield None
                     return
                 yield self._parse_object(operation, payload)
-            if data and "\n".join(data).strip() != "[DONE]":
-                yield self._parse_object(operation, "\n".join(data))
+            if data:
+                payload = "\n".join(data)
+                if payload.strip() == "[DONE]":
+                    yield None
+                    return
+                yield self._parse_object(operation, payload)
         except httpx.TimeoutException:
             raise BackendTimeout(
                 name, operation, f"the stream stopped for over {self._opts.timeout:g} s"
@@ -281,27 +349,55 @@ class OpenAIBackend(BaseBackend):
             )
         return choice
 
-    def _texts(self, operation: str, response: httpx.Response, chat: bool) -> Iterator[str]:
-        for obj in self._events(operation, response):
-            choice = self._choice(operation, obj)
-            if choice is None:
-                continue
-            text: object
-            if chat:
-                part = choice.get("delta", choice.get("message"))
-                text = part.get("content") if isinstance(part, dict) else ...
-            else:
-                text = choice.get("text", ...)
-            if text is None:
-                continue
-            if not isinstance(text, str):
-                where = "choices[0].delta.content" if chat else "choices[0].text"
-                raise BackendError(
-                    self._info.name,
-                    operation,
-                    f"expected a string at {where}: {_excerpt(json.dumps(obj))}",
-                )
-            yield text
+    def _texts(
+        self, operation: str, response: httpx.Response, chat: bool, max_pieces: int
+    ) -> Iterator[str]:
+        """The answer's text pieces; raises unless the server said the answer is whole."""
+        name = self._info.name
+        finished = False
+        pieces = 0
+        events = self._events(operation, response)
+        try:
+            for obj in events:
+                if obj is None:  # [DONE]
+                    finished = True
+                    break
+                choice = self._choice(operation, obj)
+                if choice is None:
+                    continue
+                text: object
+                if chat:
+                    part = choice.get("delta", choice.get("message"))
+                    text = part.get("content") if isinstance(part, dict) else ...
+                else:
+                    text = choice.get("text", ...)
+                if text is not None and not isinstance(text, str):
+                    where = "choices[0].delta.content" if chat else "choices[0].text"
+                    got = _excerpt(json.dumps(obj))
+                    raise BackendError(name, operation, f"expected a string at {where}: {got}")
+                if text:
+                    yield text
+                    pieces += 1
+                    if pieces >= max_pieces:  # the server ignores max_tokens: cut here
+                        return
+                reason = choice.get("finish_reason")
+                if reason is not None:
+                    if str(reason).lower() in INCOMPLETE_REASONS:
+                        raise BackendError(
+                            name,
+                            operation,
+                            f"the server cut the answer short (finish_reason {str(reason)!r})",
+                        )
+                    finished = True
+        finally:
+            events.close()
+        if not finished:
+            raise BackendUnavailable(
+                name,
+                operation,
+                "the stream ended before the answer was complete (no finish_reason and no "
+                "[DONE]): the connection dropped or the server stopped mid-answer",
+            )
 
     def _payload(self, params: SamplingParams) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -340,7 +436,7 @@ class OpenAIBackend(BaseBackend):
     ) -> Iterator[str]:
         def run() -> Iterator[str]:
             response = self._send(operation, path, payload)
-            yield from self._texts(operation, response, chat)
+            yield from self._texts(operation, response, chat, params.max_new_tokens)
 
         return filter_stream(run(), params.stop)
 

@@ -2,6 +2,10 @@
 
 Each request takes the next queued action (answer with JSON, stream server-sent events, fail
 with a status, hang, send garbage); every request is recorded for the test to inspect.
+Hostile actions play a server that must not be trusted: one that drops the connection
+mid-answer (:func:`drop_mid_stream`), never sends ``[DONE]`` (``sse(done=False)``), floods
+64 KB chunks every 10 ms (:func:`flood`), trickles bytes without ever ending a line
+(:func:`trickle`), or sends one endless line (:func:`endless_line`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -68,6 +72,83 @@ def sse(events: Sequence[Any], *, done: bool = True, delay: float = 0.0) -> Acti
     return act
 
 
+def drop_mid_stream(events: Sequence[Any], *, declared: int = 1_000_000) -> Action:
+    """Announce ``declared`` bytes, stream ``events``, then close the connection (a crash)."""
+
+    def act(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Content-Length", str(declared))
+        h.end_headers()
+        for event in events:
+            h.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            h.wfile.flush()
+        h.close_connection = True
+
+    return act
+
+
+@dataclass
+class Flood:
+    """What a :func:`flood` action sent before the client hung up."""
+
+    chunks: int = 0
+    bytes: int = 0
+    ended: threading.Event = field(default_factory=threading.Event)
+
+
+def flood(record: Flood, *, size: int = 64 * 1024, every: float = 0.01, most: int = 3000) -> Action:
+    """Stream chat chunks of ``size`` characters every ``every`` s until the client hangs up."""
+    piece = "x" * (size - 1) + " "
+
+    def act(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.end_headers()
+        try:
+            for _ in range(most):
+                line = f"data: {json.dumps(chat_chunk(piece))}\n\n".encode()
+                h.wfile.write(line)
+                h.wfile.flush()
+                record.chunks += 1
+                record.bytes += len(line)
+                time.sleep(every)
+        finally:
+            record.ended.set()
+
+    return act
+
+
+def trickle(*, every: float = 0.05, most: int = 400) -> Action:
+    """Send one byte every ``every`` s, never ending a line (defeats per-read timeouts)."""
+
+    def act(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.end_headers()
+        h.wfile.write(b'data: {"choices": [{"delta": {"content": "')
+        for _ in range(most):
+            h.wfile.write(b"z")
+            h.wfile.flush()
+            time.sleep(every)
+
+    return act
+
+
+def endless_line(*, size: int = 64 * 1024, most: int = 200) -> Action:
+    """Send ``most`` blocks of ``size`` bytes with no line end at all."""
+
+    def act(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.end_headers()
+        for _ in range(most):
+            h.wfile.write(b"y" * size)
+            h.wfile.flush()
+
+    return act
+
+
 def hang(seconds: float) -> Action:
     def act(h: BaseHTTPRequestHandler) -> None:
         time.sleep(seconds)
@@ -75,11 +156,11 @@ def hang(seconds: float) -> Action:
     return act
 
 
-def chat_chunk(text: str) -> dict[str, Any]:
-    return {
-        "object": "chat.completion.chunk",
-        "choices": [{"index": 0, "delta": {"content": text}}],
-    }
+def chat_chunk(text: str, finish_reason: str | None = None) -> dict[str, Any]:
+    choice: dict[str, Any] = {"index": 0, "delta": {"content": text}}
+    if finish_reason is not None:
+        choice["finish_reason"] = finish_reason
+    return {"object": "chat.completion.chunk", "choices": [choice]}
 
 
 def text_chunk(text: str) -> dict[str, Any]:

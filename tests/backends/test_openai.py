@@ -22,15 +22,20 @@ from arena.backends import (
     create_backend,
     model_config,
 )
-from arena.backends._openai import OpenAIBackend, parse_retry_after
+from arena.backends._openai import MAX_LINE_BYTES, OpenAIBackend, parse_retry_after
 from tests.backends.http_server import (
+    Flood,
     ScriptedServer,
     chat_chunk,
+    drop_mid_stream,
+    endless_line,
+    flood,
     hang,
     json_answer,
     raw_answer,
     sse,
     text_chunk,
+    trickle,
 )
 
 HELLO = [Message("user", "Say hello")]
@@ -326,3 +331,84 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+# -- only whole answers end normally (hostile servers) -------------------------------------
+
+
+def test_stream_without_done_or_finish_reason_is_not_a_whole_answer(
+    server: ScriptedServer,
+) -> None:
+    server.queue(sse([chat_chunk("The answer is "), chat_chunk("")], done=False))
+    with make(server, max_retries=0) as backend:
+        stream = backend.generate(HELLO, SamplingParams())
+        assert next(stream) == "The answer is "
+        with pytest.raises(BackendUnavailable, match="ended before the answer was complete"):
+            list(stream)
+
+
+def test_finish_reason_without_done_is_a_whole_answer(server: ScriptedServer) -> None:
+    server.queue(sse([chat_chunk("Paris"), chat_chunk(".", "stop")], done=False))
+    with make(server) as backend:
+        assert "".join(backend.generate(HELLO, SamplingParams())) == "Paris."
+
+
+def test_done_without_finish_reason_is_a_whole_answer(server: ScriptedServer) -> None:
+    server.queue(sse([chat_chunk("Paris.")]))
+    with make(server) as backend:
+        assert "".join(backend.generate(HELLO, SamplingParams())) == "Paris."
+
+
+@pytest.mark.parametrize("reason", ["abort", "content_filter", "error"])
+def test_finish_reason_that_cuts_the_answer_short_raises(
+    server: ScriptedServer, reason: str
+) -> None:
+    server.queue(sse([chat_chunk("The answer is "), chat_chunk("", reason)]))
+    with (
+        make(server) as backend,
+        pytest.raises(BackendError, match=f"cut the answer short \\(finish_reason '{reason}'"),
+    ):
+        list(backend.generate(HELLO, SamplingParams()))
+
+
+def test_connection_dropped_mid_answer_raises(server: ScriptedServer) -> None:
+    server.queue(drop_mid_stream([chat_chunk("The answer is ")]))
+    with make(server, max_retries=0) as backend:
+        stream = backend.generate(HELLO, SamplingParams())
+        assert next(stream) == "The answer is "
+        with pytest.raises(BackendUnavailable, match="stream broke off"):
+            list(stream)
+
+
+def test_plain_completion_stream_must_end_too(server: ScriptedServer) -> None:
+    server.queue(sse([text_chunk(" Paris is")], done=False))
+    with make(server) as backend, pytest.raises(BackendUnavailable, match="mid-answer"):
+        list(backend.complete("The capital is", SamplingParams()))
+
+
+def test_flooding_server_is_cut_at_the_token_cap(server: ScriptedServer) -> None:
+    record = Flood()
+    server.queue(flood(record))  # 64 KB chunks every 10 ms, no end
+    with make(server) as backend:
+        chunks = list(backend.generate(HELLO, SamplingParams(max_new_tokens=5)))
+    assert len(chunks) == 5 and all(len(c) == 64 * 1024 for c in chunks)
+    assert record.ended.wait(10)  # the client hung up: the server's next writes failed
+    assert record.chunks < 100  # of the 3000 it would have sent
+
+
+def test_trickling_server_times_out_between_events(server: ScriptedServer) -> None:
+    server.queue(trickle(every=0.05))  # bytes keep coming, a line never ends
+    with (
+        make(server, timeout=0.5) as backend,
+        pytest.raises(BackendTimeout, match=r"no complete event for over 0\.5 s"),
+    ):
+        list(backend.generate(HELLO, SamplingParams()))
+
+
+def test_endless_line_is_refused_with_bounded_memory(server: ScriptedServer) -> None:
+    server.queue(endless_line())  # 12.5 MiB without a line end
+    with (
+        make(server) as backend,
+        pytest.raises(BackendError, match=f"line over {MAX_LINE_BYTES >> 20} MiB"),
+    ):
+        list(backend.generate(HELLO, SamplingParams()))
