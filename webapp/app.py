@@ -22,7 +22,9 @@ from arena.leaderboard import ArenaWarning  # noqa: E402
 # The leaderboard's warnings are shown on the page; keep the server log readable.
 warnings.filterwarnings("ignore", category=ArenaWarning)
 
-st.set_page_config(page_title="Arena", page_icon=":material/swords:", layout="wide")
+# An emoji icon: Streamlit draws it as a data: URL. A ":material/..." page icon would make
+# every visitor's browser fetch the favicon from fonts.gstatic.com (leaking their address).
+st.set_page_config(page_title="Arena", page_icon="⚔️", layout="wide")
 
 pages = [
     st.Page(

@@ -149,7 +149,7 @@ backend = "fake"
     at.chat_input(key="arena.prompt").set_value(payload).run()
     no_exceptions(at)
     bodies = [m.value for m in at.markdown]
-    assert sum("\\<img src=x" in b for b in bodies) == 3  # the prompt twice, one answer
+    assert sum("\\<img src\\=x" in b for b in bodies) == 3  # the prompt twice, one answer
     assert not any("<img" in b.replace("\\<img", "") for b in bodies)
     assert all(not m.proto.allow_html for m in at.markdown)
 
