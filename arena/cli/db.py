@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from arena.store.engine import ENV_VAR
+#: The variable :mod:`arena.store.engine` reads the database URL from (``ENV_VAR`` there;
+#: a test keeps the two equal). Spelled out here so that building the parser of a store
+#: command does not import SQLAlchemy: the store is imported by the run functions.
+ENV_VAR = "ARENA_DATABASE_URL"
 
 
 def add_database_argument(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,6 @@ relative to that orientation: 0 ``lo`` wins, 1 ``hi`` wins, 2 tie, 3 both bad.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,36 +21,39 @@ __all__ = ["PairCells", "PairStats", "cells_from_arrays", "model_tallies", "wsum
 #: Above this many (pair, outcome) bins a dense ``bincount`` would waste memory.
 _DENSE_BIN_LIMIT = 8_000_000
 
-_bin_kernel: Any = None
 
+def _ordered_bins(
+    n_models: int,
+    model_a: NDArray[np.integer],
+    model_b: NDArray[np.integer],
+    outcome: NDArray[np.integer],
+    count: NDArray[np.floating],
+) -> NDArray[np.float64]:
+    """Count-weighted battles per (side A, side B, outcome) as an ``(n, n, 4)`` array.
 
-def _binner() -> Any:
-    """The numba kernel binning battles by (lo, hi, oriented outcome), compiled on first use.
-
-    One pass over the rows with no temporaries: numpy would build half a dozen int64
-    arrays of the battles' length (orientation, keys) before its ``bincount``.
+    One ``bincount`` on the key ``(a * n + b) * 4 + outcome``, built in place in int32:
+    four elementwise passes over the battles and the count, a few milliseconds for
+    millions of rows. (These loops used to be numba
+    kernels; loading numba and its cached machine code costs about half a second per
+    process, a hundred times the numpy passes; see perf/RESULTS.md.)
     """
-    global _bin_kernel
-    if _bin_kernel is None:
-        import numba
-
-        @numba.njit(cache=True, nogil=True)
-        def bin_battles(a: Any, b: Any, o: Any, cnt: Any, n_models: int, out: Any) -> None:
-            for i in range(a.shape[0]):
-                x = np.int64(a[i])
-                y = np.int64(b[i])
-                oc = np.int64(o[i])
-                if x > y:
-                    x, y = y, x
-                    if oc < 2:
-                        oc = 1 - oc
-                out[(x * n_models + y) * 4 + oc] += cnt[i]
-
-        _bin_kernel = bin_battles
-    return _bin_kernel
-
-
-_tally_kernel: Any = None
+    # keys stay below 4 n^2 <= _DENSE_BIN_LIMIT (callers check), so int32 holds them
+    key: NDArray[np.int32] = np.array(model_a, dtype=np.int32)  # a copy, changed in place
+    key *= n_models
+    key += np.asarray(model_b, dtype=np.int32)
+    key *= 4
+    key += np.asarray(outcome, dtype=np.int32)
+    cnt = np.asarray(count)
+    size = 4 * n_models * n_models
+    binned: NDArray[np.float64]
+    if cnt.dtype.kind in "iu" and cnt.size and int(cnt.min()) == 1 == int(cnt.max()):
+        binned = np.bincount(key, minlength=size).astype(np.float64)
+    else:
+        binned = np.asarray(
+            np.bincount(key, weights=cnt.astype(np.float64, copy=False), minlength=size),
+            dtype=np.float64,
+        )
+    return binned.reshape(n_models, n_models, 4)
 
 
 def model_tallies(
@@ -63,38 +65,28 @@ def model_tallies(
 ) -> NDArray[np.float64]:
     """Per model, the (count-weighted) ``[wins, losses, ties]`` as an ``(n_models, 3)`` array.
 
-    Ties and both-bad votes are ties. One compiled pass over the battles (numpy would make
-    six ``bincount`` passes over arrays of the battles' length).
+    Ties and both-bad votes are ties. Up to :data:`_DENSE_BIN_LIMIT` bins, one pass
+    (:func:`_ordered_bins`) summed over each side; beyond it, one ``bincount`` per side
+    on ``model * 3 + column``.
     """
-    global _tally_kernel
-    if _tally_kernel is None:
-        import numba
-
-        @numba.njit(cache=True, nogil=True)
-        def tally(a: Any, b: Any, o: Any, cnt: Any, out: Any) -> None:
-            for i in range(a.shape[0]):
-                c = cnt[i]
-                oc = o[i]
-                if oc == 0:
-                    out[a[i], 0] += c
-                    out[b[i], 1] += c
-                elif oc == 1:
-                    out[a[i], 1] += c
-                    out[b[i], 0] += c
-                else:
-                    out[a[i], 2] += c
-                    out[b[i], 2] += c
-
-        _tally_kernel = tally
-    out = np.zeros((n_models, 3))
-    _tally_kernel(
-        np.ascontiguousarray(model_a),
-        np.ascontiguousarray(model_b),
-        np.ascontiguousarray(outcome),
-        np.ascontiguousarray(count, dtype=np.float64),
-        out,
+    if 4 * n_models * n_models <= _DENSE_BIN_LIMIT:
+        bins = _ordered_bins(n_models, model_a, model_b, outcome, np.asarray(count))
+        as_a = bins.sum(axis=1)  # (n, 4) by side-A model
+        as_b = bins.sum(axis=0)  # (n, 4) by side-B model
+        out = np.empty((n_models, 3))
+        out[:, 0] = as_a[:, 0] + as_b[:, 1]
+        out[:, 1] = as_a[:, 1] + as_b[:, 0]
+        out[:, 2] = as_a[:, 2] + as_a[:, 3] + as_b[:, 2] + as_b[:, 3]
+        return out
+    o = np.asarray(outcome, dtype=np.int64)
+    cnt = np.asarray(count, dtype=np.float64)
+    col_a = np.array([0, 1, 2, 2])[o]
+    col_b = np.array([1, 0, 2, 2])[o]
+    size = 3 * n_models
+    tallies = np.bincount(np.asarray(model_a, np.int64) * 3 + col_a, cnt, size) + np.bincount(
+        np.asarray(model_b, np.int64) * 3 + col_b, cnt, size
     )
-    return out
+    return np.asarray(tallies, dtype=np.float64).reshape(n_models, 3)
 
 
 @dataclass(frozen=True)
@@ -206,15 +198,12 @@ def cells_from_arrays(
     w = np.asarray(weight, dtype=np.float64)
     unit = bool(np.all(w == 1.0))
     if unit and 4 * n_models * n_models <= _DENSE_BIN_LIMIT:
-        binned = np.zeros(4 * n_models * n_models)
-        _binner()(
-            np.ascontiguousarray(model_a),
-            np.ascontiguousarray(model_b),
-            np.ascontiguousarray(outcome),
-            cnt,
-            n_models,
-            binned,
-        )
+        bins = _ordered_bins(n_models, model_a, model_b, outcome, np.asarray(count))
+        # fold (a, b) onto (lo, hi) = (min, max): seen from the other side, "A wins" (0)
+        # and "B wins" (1) swap places, ties do not
+        folded = np.triu(bins.transpose(2, 0, 1), 1)  # (4, n, n), lo < hi only
+        lower = np.triu(bins[:, :, [1, 0, 2, 3]].transpose(2, 1, 0), 1)
+        binned = (folded + lower).transpose(1, 2, 0).ravel()
         cell_keys = np.flatnonzero(binned)
         pair_keys, cell_pair = np.unique(cell_keys // 4, return_inverse=True)
         return PairCells(
