@@ -24,8 +24,10 @@ from arena.service import (
 #: Environment variables the app reads (``arena serve`` sets them).
 DATABASE_ENV = "ARENA_DATABASE_URL"
 MODELS_ENV = "ARENA_MODELS_FILE"
-#: Seconds between two redraws of the streaming answers.
-REDRAW_S = 0.05
+#: Seconds between two redraws of the streaming answers (whatever pace the models keep).
+REDRAW_S = 0.1
+#: Seconds between two checks of the models' loading while the page waits.
+LOADING_POLL_S = 2.0
 
 
 @st.cache_resource(show_spinner="Starting the arena…")
@@ -92,136 +94,262 @@ def _side_titles(round_: Round | None) -> tuple[str, str]:
     return "Model A", "Model B"
 
 
-def show_round(round_: Round | None, svc: ArenaService, state_key: str) -> Round | None:
-    """Draw both sides of a round; stream the answers if the round is generating.
+Placeholder = st.delta_generator.DeltaGenerator
 
-    Returns the round after streaming (stored under ``state_key`` too).
+
+def show_answers(round_: Round | None) -> list[Placeholder]:
+    """Draw both sides of a round; return the two placeholders of answers still to come.
+
+    A failed round shows no answer to its last message on either side (which side failed
+    would hint at the model); a stopped one shows both answers as far as they came.
     """
     columns = st.columns(2, gap="medium")
-    titles = _side_titles(round_)
     boxes = []
-    for column, title in zip(columns, titles, strict=True):
+    for column, title in zip(columns, _side_titles(round_), strict=True):
         with column:
             st.subheader(title, anchor=False)
             boxes.append(st.container(border=True))
     if round_ is None:
         for box in boxes:
             box.caption("The answer will appear here.")
-        return None
+        return []
     placeholders = []
-    for box, answers in zip(boxes, (round_.answers_a, round_.answers_b), strict=True):
+    partial = round_.partial or ("", "")
+    sides = (round_.answers_a, round_.answers_b)
+    for i, (box, answers) in enumerate(zip(boxes, sides, strict=True)):
         with box:
-            for i, turn in enumerate(round_.turns):
+            for turn_index, turn in enumerate(round_.turns):
                 with st.chat_message("user"):
                     markdown(turn)
                 with st.chat_message("assistant"):
-                    if i < len(answers):
-                        markdown(answers[i])
+                    if turn_index < len(answers):
+                        if answers[turn_index]:
+                            markdown(answers[turn_index])
+                        else:
+                            st.caption("(The model gave an empty answer.)")
                     elif round_.status == "generating":
-                        placeholders.append(st.empty())
+                        placeholder = st.empty()
+                        placeholder.caption("Waiting for the answer…")
+                        placeholders.append(placeholder)
+                    elif round_.status == "stopped":
+                        if partial[i]:
+                            markdown(partial[i])
+                        st.caption("(Stopped.)")
                     else:
-                        st.caption("No answer.")
-    if round_.status == "generating" and len(placeholders) == 2:
-        round_ = _stream(round_, svc, placeholders, state_key)
-    return round_
+                        st.caption("No answer: this round failed.")
+    return placeholders
 
 
-def _stream(
+def show_outcome(round_: Round | None) -> None:
+    """The one message of a round that is over: failed, stopped, or voted (who was who)."""
+    if round_ is None:
+        return
+    if round_.status == "failed":
+        st.error(round_.message or "This round failed. Start a new round.")
+    elif round_.status == "stopped":
+        st.warning(round_.message or "You stopped this round. Start a new round.")
+    elif round_.status == "voted":
+        show_result(round_)
+
+
+def stream_answers(
     round_: Round,
     svc: ArenaService,
-    placeholders: list[st.delta_generator.DeltaGenerator],
+    placeholders: list[Placeholder],
     key: str,
-) -> Round:
-    for placeholder in placeholders:
-        placeholder.caption("Thinking…")
+    notice: Placeholder | None = None,
+) -> None:
+    """Show the answers as they come, then redraw the whole page in the round's new state.
+
+    The answers are produced behind the page (:meth:`ArenaService.stream`): a rerun (any
+    click, a stale button) only re-attaches to them. At most one redraw per
+    :data:`REDRAW_S`, whatever pace the models keep.
+    """
     try:
         events = svc.stream(round_, voter())
     except UserError as error:
-        failed = dataclasses.replace(round_, status="failed", message=str(error))
-        st.session_state[key] = failed
-        st.error(str(error))
-        return failed
+        st.session_state[key] = dataclasses.replace(round_, status="failed", message=str(error))
+        st.rerun()
     text = {"a": "", "b": ""}
-    shown = {"a": "", "b": ""}
+    complete = {"a": False, "b": False}
+    shown: dict[str, tuple[str, bool] | None] = {"a": None, "b": None}
     last = 0.0
+    final: Round | None = None
     for event in events:
-        if event.kind == "loading" and event.side is not None:
-            placeholders["ab".index(event.side)].caption(
-                f"Model {event.side.upper()} is loading; its answer starts once it is ready…"
+        if event.kind == "loading" and notice is not None:
+            notice.info(
+                "A model is still loading; its answer starts once it is ready "
+                "(the first start can take a few minutes)."
             )
+        elif event.kind == "loaded" and notice is not None:
+            notice.empty()
         elif event.kind == "text" and event.side is not None:
-            text[event.side] = event.text
+            text[event.side], complete[event.side] = event.text, event.complete
             now = time.monotonic()
             if now - last >= REDRAW_S:
                 last = now
-                _redraw(placeholders, text, shown)
+                _redraw(placeholders, text, complete, shown)
         elif event.round is not None:
-            _redraw(placeholders, text, shown)
-            for side, placeholder in zip("ab", placeholders, strict=True):
-                if event.kind == "done" and not text[side]:
-                    placeholder.caption("(The model gave an empty answer.)")
-            round_ = event.round
-            st.session_state[key] = round_
-            if event.kind == "failed":
-                st.error(event.text)
-    return round_
+            final = event.round
+    if final is not None:
+        st.session_state[key] = final
+        st.rerun()  # the whole page in the new state: buttons, chat box, notices
 
 
 def _redraw(
-    placeholders: list[st.delta_generator.DeltaGenerator],
+    placeholders: list[Placeholder],
     text: dict[str, str],
-    shown: dict[str, str],
+    complete: dict[str, bool],
+    shown: dict[str, tuple[str, bool] | None],
 ) -> None:
     for side, placeholder in zip("ab", placeholders, strict=True):
-        if text[side] != shown[side]:
-            placeholder.markdown(safe_markdown(text[side]))
-            shown[side] = text[side]
+        now = (text[side], complete[side])
+        if now == shown[side] or not text[side]:
+            continue
+        with placeholder.container():
+            markdown(text[side])
+            st.caption("Complete." if complete[side] else "Writing…")
+        shown[side] = now
 
 
 @dataclasses.dataclass(frozen=True)
 class RoundActions:
     """Button callbacks on the round kept under ``round_key`` in the session state.
 
-    A refused action (already voted, over the rate limit, ...) leaves its message under
-    ``error_key`` for :func:`show_error`; the round is replaced only on success.
+    Every button of a round carries its ticket: a click on a button of an earlier round
+    (one replaced by Regenerate or a new round, still on screen for a moment) does
+    nothing to the current one. A refused action (already voted, over the rate limit,
+    ...) leaves its message under ``error_key`` for :func:`show_error`; the round is
+    replaced only on success.
     """
 
     round_key: str
     error_key: str
 
-    def vote(self, choice: Choice) -> None:
-        """Record the visitor's vote on the current round."""
-        self._apply(lambda svc, round_: svc.vote(round_, voter(), choice))
+    def vote(self, ticket: str, choice: Choice) -> None:
+        """Record the visitor's vote on the round of ``ticket``."""
+        self._apply(ticket, lambda svc, round_: svc.vote(round_, voter(), choice))
 
-    def regenerate(self) -> None:
+    def regenerate(self, ticket: str) -> None:
         """Ask both models again for the last answer."""
-        self._apply(lambda svc, round_: svc.regenerate(round_, voter()))
+        self._apply(ticket, lambda svc, round_: svc.regenerate(round_, voter()))
+
+    def stop(self, ticket: str) -> None:
+        """Stop both answers now (the stream then ends the round)."""
+
+        def stop(svc: ArenaService, round_: Round) -> Round:
+            svc.stop(round_, voter())
+            return round_
+
+        self._apply(ticket, stop)
 
     def new_round(self) -> None:
         """Forget the current round (the next prompt starts another)."""
         st.session_state.pop(self.round_key, None)
 
-    def _apply(self, action: Callable[[ArenaService, Round], Round]) -> None:
-        try:
-            st.session_state[self.round_key] = action(
-                service(), st.session_state[self.round_key]
+    def _apply(self, ticket: str, action: Callable[[ArenaService, Round], Round]) -> None:
+        current: Round | None = st.session_state.get(self.round_key)
+        if current is None or current.ticket != ticket:
+            st.session_state[self.error_key] = (
+                "That button belonged to an earlier round, so nothing was done."
             )
+            return
+        try:
+            st.session_state[self.round_key] = action(service(), current)
         except UserError as error:
             st.session_state[self.error_key] = str(error)
 
 
-def vote_buttons(round_: Round | None, on_vote: Callable[[Choice], None], key: str) -> None:
-    """The four vote buttons, enabled only while the round takes a vote."""
+def round_controls(round_: Round | None, actions: RoundActions, key: str) -> None:
+    """The vote buttons, then Stop (while answering), New round and Regenerate.
+
+    The vote buttons are enabled only once both answers are complete (the store refuses
+    any other vote anyway). "New round" is the primary button once a round is over.
+    """
     enabled = round_ is not None and round_.can_vote
+    ticket = round_.ticket if round_ is not None else ""
     for column, choice in zip(st.columns(4), Choice, strict=True):
         column.button(
             choice.value,
             key=f"{key}-vote-{choice.name}",
-            on_click=on_vote,
-            args=(choice,),
+            on_click=actions.vote,
+            args=(ticket, choice),
             disabled=not enabled,
             width="stretch",
         )
+    over = round_ is not None and round_.status in ("failed", "stopped", "voted")
+    stop, new, regenerate, _ = st.columns([1, 1, 1, 3])
+    stop.button(
+        "Stop",
+        key=f"{key}.stop",
+        on_click=actions.stop,
+        args=(ticket,),
+        disabled=round_ is None or not round_.can_stop,
+        width="stretch",
+        help="End both answers now; the round then takes no vote unless both were complete",
+    )
+    new.button(
+        "New round",
+        key=f"{key}.new",
+        on_click=actions.new_round,
+        type="primary" if over else "secondary",
+        width="stretch",
+    )
+    regenerate.button(
+        "Regenerate",
+        key=f"{key}.regenerate",
+        on_click=actions.regenerate,
+        args=(ticket,),
+        disabled=round_ is None or not round_.can_regenerate,
+        width="stretch",
+    )
+
+
+def chat_label(round_: Round | None, max_turns: int, *, start: str) -> tuple[str, bool]:
+    """The chat box's placeholder text for the round's state, and whether it is disabled.
+
+    After the first answers the box sends a follow-up, and says so.
+    """
+    if round_ is None:
+        return start, False
+    if round_.status == "generating":
+        return "Wait for both answers (or press Stop)", True
+    if round_.status in ("voted", "failed", "stopped"):
+        return "Ask anything to start a new round", False
+    if len(round_.turns) >= max_turns:
+        return "Vote, then start a new round", True
+    return "Ask a follow-up (both models see it)", False
+
+
+def loading_notice(svc: ArenaService, *, live: bool) -> Placeholder:
+    """Say when battles cannot start or a model is still loading (never which model).
+
+    With ``live`` the notice checks again every few seconds, so it goes once loading
+    ends; while answers stream, the stream keeps it true instead (and the page is drawn
+    afresh at the end). Returns the notice's placeholder.
+    """
+    notice = st.empty()
+
+    def draw() -> None:
+        available = svc.availability()
+        if available.usable < 2:
+            notice.warning(
+                "Fewer than two models are available right now: battles cannot start. "
+                "Try later."
+            )
+        elif available.loading:
+            notice.info(
+                f"{available.loading} of {available.usable} models are still loading; "
+                "a battle with a loading model starts answering once it is ready."
+            )
+        else:
+            notice.empty()
+
+    if live and svc.availability().loading:
+        st.fragment(draw, run_every=LOADING_POLL_S)()
+    else:
+        draw()
+    return notice
 
 
 def show_result(round_: Round | None) -> None:

@@ -136,14 +136,15 @@ class StreamEvent:
     """One step of streaming both answers.
 
     ``kind`` is ``loading`` (a model is still loading; ``side`` is None: the visitor
-    is never told which), ``text`` (``text`` is the side's answer so far, ``complete``
-    once it is whole), ``done`` (both answers stored; ``round`` is the ready round),
-    ``failed`` (``text`` says why, for the visitor and without naming a side; ``round``
-    is the failed round) or ``stopped`` (the visitor stopped the answers before both
-    were complete; ``round`` is the stopped round).
+    is never told which), ``loaded`` (no model is loading any more), ``text``
+    (``text`` is the side's answer so far, ``complete`` once it is whole), ``done``
+    (both answers stored; ``round`` is the ready round), ``failed`` (``text`` says
+    why, for the visitor and without naming a side; ``round`` is the failed round) or
+    ``stopped`` (the visitor stopped the answers before both were complete; ``round``
+    is the stopped round).
     """
 
-    kind: Literal["loading", "text", "done", "failed", "stopped"]
+    kind: Literal["loading", "loaded", "text", "done", "failed", "stopped"]
     side: Side | None = None
     text: str = ""
     round: Round | None = None

@@ -627,8 +627,8 @@ class ArenaService:
         while True:
             snap = job.wait(version, timeout=0.5)
             version = snap.version
-            if snap.loading and not loading:
-                yield StreamEvent("loading")
+            if snap.loading != loading:
+                yield StreamEvent("loading" if snap.loading else "loaded")
             loading = snap.loading
             sides: tuple[Side, Side] = ("a", "b")
             for i, side in enumerate(sides):

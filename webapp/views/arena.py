@@ -7,11 +7,14 @@ import streamlit as st
 from arena.errors import UserError
 from webapp.common import (
     RoundActions,
+    chat_label,
+    loading_notice,
+    round_controls,
     service,
+    show_answers,
     show_error,
-    show_result,
-    show_round,
-    vote_buttons,
+    show_outcome,
+    stream_answers,
     voter,
 )
 
@@ -28,48 +31,28 @@ st.caption(
     "then see which models they were. Follow-up messages go to both."
 )
 
-available = svc.availability()
-if available.usable < 2:
-    st.warning("Fewer than two models are available right now: battles cannot start. Try later.")
-elif available.loading:
-    st.info(f"{available.loading} of {available.usable} models are still loading.")
-
 round_ = state.get(ROUND)
-over = round_ is None or round_.status in ("voted", "failed")
-full = round_ is not None and len(round_.turns) >= svc.config.max_turns
-prompt = st.chat_input(
-    "Ask anything to start a round"
-    if over
-    else ("Vote, then start a new round" if full else "Ask a follow-up (both models see it)"),
-    key="arena.prompt",
-    disabled=(not over and full) or (round_ is not None and round_.status == "generating"),
-)
+generating = round_ is not None and round_.status == "generating"
+notice = loading_notice(svc, live=not generating)
+
+label, disabled = chat_label(round_, svc.config.max_turns, start="Ask anything to start a round")
+prompt = st.chat_input(label, key="arena.prompt", disabled=disabled)
 if prompt is not None:
     try:
-        if over:
-            round_ = svc.start_battle(voter(), prompt)
+        if round_ is None or round_.status in ("voted", "failed", "stopped"):
+            state[ROUND] = svc.start_battle(voter(), prompt)
         else:
-            assert round_ is not None
-            round_ = svc.follow_up(round_, voter(), prompt)
-        state[ROUND] = round_
+            state[ROUND] = svc.follow_up(round_, voter(), prompt)
     except UserError as error:
         state[ERROR] = str(error)
+    else:
+        st.rerun()  # draw the page for the new answers (buttons, chat box) before they come
 
 show_error(ERROR)
-round_ = show_round(round_, svc, ROUND)
-if round_ is not None and round_.status == "failed" and round_.message:
-    st.caption(round_.message)
-vote_buttons(round_, actions.vote, "arena")
-show_result(round_)
-
-left, right, _ = st.columns([1, 1, 4])
-left.button("New round", key="arena.new", on_click=actions.new_round, width="stretch")
-right.button(
-    "Regenerate",
-    key="arena.regenerate",
-    on_click=actions.regenerate,
-    disabled=round_ is None or not round_.can_regenerate,
-    width="stretch",
-)
+placeholders = show_answers(round_)
+show_outcome(round_)
+round_controls(round_, actions, "arena")
 if round_ is not None:
     st.caption(f"Message {len(round_.turns)} of {svc.config.max_turns} in this round.")
+if round_ is not None and generating and len(placeholders) == 2:
+    stream_answers(round_, svc, placeholders, ROUND, notice)

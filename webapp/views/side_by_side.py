@@ -7,11 +7,13 @@ import streamlit as st
 from arena.errors import UserError
 from webapp.common import (
     RoundActions,
+    chat_label,
+    round_controls,
     service,
+    show_answers,
     show_error,
-    show_result,
-    show_round,
-    vote_buttons,
+    show_outcome,
+    stream_answers,
     voter,
 )
 
@@ -47,34 +49,22 @@ if state.get(PAIR) != (model_a, model_b) and ROUND in state:
 state[PAIR] = (model_a, model_b)
 
 round_ = state.get(ROUND)
-over = round_ is None or round_.status in ("voted", "failed")
-full = round_ is not None and len(round_.turns) >= svc.config.max_turns
-prompt = st.chat_input(
-    "Ask both models" if over else ("Vote, then start a new round" if full else "Ask a follow-up"),
-    key="sbs.prompt",
-    disabled=(not over and full) or (round_ is not None and round_.status == "generating"),
-)
+label, disabled = chat_label(round_, svc.config.max_turns, start="Ask both models")
+prompt = st.chat_input(label, key="sbs.prompt", disabled=disabled)
 if prompt is not None:
     try:
-        if over:
-            round_ = svc.start_side_by_side(voter(), model_a, model_b, prompt)
+        if round_ is None or round_.status in ("voted", "failed", "stopped"):
+            state[ROUND] = svc.start_side_by_side(voter(), model_a, model_b, prompt)
         else:
-            assert round_ is not None
-            round_ = svc.follow_up(round_, voter(), prompt)
-        state[ROUND] = round_
+            state[ROUND] = svc.follow_up(round_, voter(), prompt)
     except UserError as error:
         state[ERROR] = str(error)
+    else:
+        st.rerun()  # draw the page for the new answers before they come
 
 show_error(ERROR)
-round_ = show_round(round_, svc, ROUND)
-vote_buttons(round_, actions.vote, "sbs")
-show_result(round_)
-left, right, _ = st.columns([1, 1, 4])
-left.button("New round", key="sbs.new", on_click=actions.new_round, width="stretch")
-right.button(
-    "Regenerate",
-    key="sbs.regenerate",
-    on_click=actions.regenerate,
-    disabled=round_ is None or not round_.can_regenerate,
-    width="stretch",
-)
+placeholders = show_answers(round_)
+show_outcome(round_)
+round_controls(round_, actions, "sbs")
+if round_ is not None and round_.status == "generating" and len(placeholders) == 2:
+    stream_answers(round_, svc, placeholders, ROUND)
