@@ -400,7 +400,8 @@ def _run_suite(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         unsandboxed_code=args.unsandboxed_code,
     )
-    if args.unsandboxed_code and any(t.kind == "code" for t in suite.tasks):
+    chosen = [t for t in suite.tasks if not args.task or t.name in args.task]
+    if args.unsandboxed_code and any(t.kind == "code" for t in chosen):
         print(
             "warning: --unsandboxed-code: model-written code runs without a sandbox, "
             "with this command's privileges",

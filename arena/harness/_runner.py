@@ -100,6 +100,8 @@ class RunOptions:
         for k in ("progress", "concurrency", "retries", "batch_size"):
             d.pop(k)
         d["tasks"] = list(self.tasks) if self.tasks else None
+        if not self.unsandboxed_code:  # the run.json of earlier runs stays valid
+            d.pop("unsandboxed_code")
         return d
 
 

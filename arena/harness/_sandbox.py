@@ -607,7 +607,7 @@ def _watch(
                     info += data[: 4096 - len(info)]
     finally:
         sel.close()
-        child_pid = _child_pid(bytes(info))
+        child_pid = _child_pid(bytes(info), proc.pid)
         _kill(proc, child_pid)
         proc.stdout.close()
     seconds = time.perf_counter() - start
@@ -631,12 +631,31 @@ def _watch(
     return ExecResult("failed", f"{tail}\n{why}" if tail else why, seconds, output)
 
 
-def _child_pid(info: bytes) -> int | None:
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _child_pid(info: bytes, bwrap: int) -> int | None:
+    """The sandbox's pid 1 as bwrap reported it, if it really descends from our bwrap.
+
+    (bwrap closes its info pipe before the program starts; the check keeps a forged report
+    from ever making the harness kill anything else.)
+    """
     try:
         pid = json.loads(info.decode("utf-8")).get("child-pid")
     except (ValueError, AttributeError):
         return None
-    return pid if isinstance(pid, int) and pid > 1 else None
+    if not isinstance(pid, int) or pid <= 1:
+        return None
+    parent = _parent(pid)
+    if parent == bwrap or (parent is not None and _parent(parent) == bwrap):
+        return pid
+    return None
 
 
 def run_program(
