@@ -101,6 +101,16 @@ try:
 except (OSError, subprocess.SubprocessError):
     pass
 """,
+        "abstract_socket": f"""
+import socket
+ESCAPED = False
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect({_abstract_name(harness_parent)!r})
+    ESCAPED = True
+except OSError:
+    pass
+""",
         "write_outside": f"""
 ESCAPED = False
 for path in {written!r}:
@@ -273,14 +283,23 @@ memory_mb = 256
     return suite, models
 
 
+def _abstract_name(test_pid: int) -> str:
+    """An abstract unix socket (no file: only a network namespace keeps it apart)."""
+    return f"\0arena-attack-{test_pid}"
+
+
 @pytest.fixture(scope="module")
 def listener() -> Iterator[tuple[int, list[str]]]:
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
+    """The host's 127.0.0.1 and an abstract unix socket, recording every connection."""
+    tcp = socket.create_server(("127.0.0.1", 0))
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind(_abstract_name(os.getpid()))
+    unix.listen()
     got: list[str] = []
     stop = threading.Event()
 
-    def serve() -> None:
+    def serve(server: socket.socket) -> None:
+        server.settimeout(0.2)
         while not stop.is_set():
             try:
                 conn, addr = server.accept()
@@ -288,15 +307,18 @@ def listener() -> Iterator[tuple[int, list[str]]]:
                 continue
             except OSError:
                 return
-            got.append(str(addr))
+            got.append(f"{server.family.name} {addr!r}")
             conn.close()
 
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    yield server.getsockname()[1], got
+    threads = [threading.Thread(target=serve, args=(s,), daemon=True) for s in (tcp, unix)]
+    for t in threads:
+        t.start()
+    yield tcp.getsockname()[1], got
     stop.set()
-    t.join(2)
-    server.close()
+    for t in threads:
+        t.join(2)
+    tcp.close()
+    unix.close()
 
 
 @pytest.fixture(scope="module")
@@ -367,6 +389,11 @@ def test_the_harness_network_namespace_cannot_be_entered(run: AttackRun) -> None
     assert run.connections == []
 
 
+def test_the_hosts_abstract_unix_sockets_are_unreachable(run: AttackRun) -> None:
+    assert _outcome(run, "abstract_socket")["status"] == "failed"
+    assert run.connections == []
+
+
 def test_nothing_is_written_outside_the_scratch_space(run: AttackRun) -> None:
     assert _outcome(run, "write_outside")["status"] == "failed"
     for path in run.written:
@@ -420,5 +447,5 @@ def test_a_stderr_flood_is_cut_and_the_harness_stays_small(run: AttackRun) -> No
 def test_a_daemon_holding_stderr_neither_hangs_the_run_nor_survives(run: AttackRun) -> None:
     assert _outcome(run, "daemon_stderr")["status"] == "passed"  # a right answer is right
     assert _sleeping("5678.5") == []
-    # 16 programs of at most 4 s each (two of them time out), plus start-up: no hang
+    # 17 programs of at most 4 s each (two of them time out), plus start-up: no hang
     assert run.seconds < 120
