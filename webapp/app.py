@@ -26,6 +26,13 @@ warnings.filterwarnings("ignore", category=ArenaWarning)
 # every visitor's browser fetch the favicon from fonts.gstatic.com (leaking their address).
 st.set_page_config(page_title="Arena", page_icon="⚔️", layout="wide")
 
+from webapp.client import client  # noqa: E402
+from webapp.common import service, voter  # noqa: E402
+
+# Rate limits count per session and per client address (held in the database): tell
+# the service where this session comes from before any page or callback sends a message.
+service().identify(voter(), client())
+
 pages = [
     st.Page(
         "views/arena.py",

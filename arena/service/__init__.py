@@ -35,7 +35,7 @@ from arena.service.errors import (
     UnknownRound,
 )
 from arena.service.leaks import LeakDetector, leak_terms
-from arena.service.limits import RateLimiter, check_prompt
+from arena.service.limits import SharedRateLimiter, check_prompt, client_address
 from arena.service.markdown import safe_markdown
 from arena.service.pool import ModelPool, ModelState
 from arena.service.rounds import Choice, Round, StreamEvent, VoteResult
@@ -86,17 +86,18 @@ __all__ = [
     "PromptTooLong",
     "PublicModel",
     "RateLimited",
-    "RateLimiter",
     "Round",
     "RoundClosed",
     "ServiceConfig",
     "ServiceError",
+    "SharedRateLimiter",
     "StreamEvent",
     "TooManyTurns",
     "UnknownRound",
     "VoteResult",
     "categorize",
     "check_prompt",
+    "client_address",
     "leak_terms",
     "public_label",
     "safe_markdown",

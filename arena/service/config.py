@@ -61,6 +61,18 @@ class ServiceConfig:
         ``rate_window_s``; None turns the limit off.
     rate_window_s:
         Length of the rate-limit window, in seconds.
+    client_rate_limit:
+        Messages one client address (every session and tab from it together) may send
+        per ``rate_window_s``; None turns this limit off. Applies only while
+        ``rate_limit`` is on. Both counts are kept in the database, so they hold across
+        tabs and server replicas.
+    trusted_proxy_header:
+        Header that a reverse proxy or load balancer in front of the app sets to the
+        client's address (e.g. ``X-Forwarded-For``); None (the default) trusts no
+        header, since any visitor can send one.
+    trusted_proxy_hops:
+        How many proxies of the deployment append to that header (the client is that
+        many entries from the right).
     sampling:
         How both models decode their answers (same settings on both sides).
     first_token_timeout_s:
@@ -90,6 +102,9 @@ class ServiceConfig:
     max_turns: int = 5
     rate_limit: int | None = 20
     rate_window_s: float = 60.0
+    client_rate_limit: int | None = 60
+    trusted_proxy_header: str | None = None
+    trusted_proxy_hops: int = 1
     sampling: SamplingParams = field(
         default_factory=lambda: SamplingParams(max_new_tokens=256, temperature=0.7, top_p=0.95)
     )
@@ -108,6 +123,20 @@ class ServiceConfig:
             raise UserError(f"max_turns must be >= 1, got {self.max_turns}")
         if self.rate_limit is not None and self.rate_limit < 1:
             raise UserError(f"rate_limit must be >= 1 or None, got {self.rate_limit}")
+        if self.client_rate_limit is not None and self.client_rate_limit < 1:
+            raise UserError(
+                f"client_rate_limit must be >= 1 or None, got {self.client_rate_limit}"
+            )
+        if not 1 <= self.trusted_proxy_hops <= 16:
+            raise UserError(f"trusted_proxy_hops must be 1 to 16, got {self.trusted_proxy_hops}")
+        header = self.trusted_proxy_header
+        if header is not None and not (
+            0 < len(header) <= 64 and all(c.isascii() and (c.isalnum() or c == "-") for c in header)
+        ):
+            raise UserError(
+                f"trusted_proxy_header must be a header name such as X-Forwarded-For, "
+                f"got {self.trusted_proxy_header!r}"
+            )
         if not self.rate_window_s > 0:
             raise UserError(f"rate_window_s must be > 0, got {self.rate_window_s}")
         for name in ("first_token_timeout_s", "idle_timeout_s", "load_timeout_s"):
@@ -133,7 +162,9 @@ class ServiceConfig:
         """Read overrides from ``ARENA_*`` environment variables (the web app's settings).
 
         ``ARENA_MAX_PROMPT_CHARS``, ``ARENA_MAX_TURNS``, ``ARENA_RATE_LIMIT`` (``0`` turns
-        it off), ``ARENA_RATE_WINDOW_S``, ``ARENA_LEADERBOARD_TTL_S``,
+        the message limits off), ``ARENA_CLIENT_RATE_LIMIT`` (``0`` turns the per-address
+        limit off), ``ARENA_TRUSTED_PROXY_HEADER``, ``ARENA_TRUSTED_PROXY_HOPS``,
+        ``ARENA_RATE_WINDOW_S``, ``ARENA_LEADERBOARD_TTL_S``,
         ``ARENA_LEAK_WORDS`` (comma-separated, added to the defaults), ``ARENA_SECRET``,
         and the generation limits ``ARENA_FIRST_TOKEN_TIMEOUT_S``,
         ``ARENA_IDLE_TIMEOUT_S``, ``ARENA_LOAD_TIMEOUT_S``, ``ARENA_MAX_NEW_TOKENS`` and
@@ -156,6 +187,8 @@ class ServiceConfig:
             ("max_turns", "ARENA_MAX_TURNS", int),
             ("rate_limit", "ARENA_RATE_LIMIT", int),
             ("rate_window_s", "ARENA_RATE_WINDOW_S", float),
+            ("client_rate_limit", "ARENA_CLIENT_RATE_LIMIT", int),
+            ("trusted_proxy_hops", "ARENA_TRUSTED_PROXY_HOPS", int),
             ("leaderboard_ttl_s", "ARENA_LEADERBOARD_TTL_S", float),
         ):
             value = number(name, kind)
@@ -180,6 +213,11 @@ class ServiceConfig:
             values["sampling"] = dataclasses.replace(cls().sampling, max_new_tokens=int(tokens))
         if values.get("rate_limit") == 0:
             values["rate_limit"] = None
+        if values.get("client_rate_limit") == 0:
+            values["client_rate_limit"] = None
+        header = env.get("ARENA_TRUSTED_PROXY_HEADER", "").strip()
+        if header:
+            values["trusted_proxy_header"] = header
         extra = [w.strip() for w in env.get("ARENA_LEAK_WORDS", "").split(",") if w.strip()]
         if extra:
             values["extra_leak_words"] = (*DEFAULT_LEAK_WORDS, *extra)

@@ -1,15 +1,34 @@
-"""Limits on what a visitor may send: message length, number of turns, messages per minute."""
+"""Limits on what a visitor may send: message length, number of turns, messages per minute.
+
+The message rate is limited per session *and* per client address, with the counts in the
+database (:class:`SharedRateLimiter`), so neither a new tab nor a second server replica
+starts a visitor afresh. The client address is the TCP peer, or, only when the operator
+configured a trusted proxy header and its number of hops, the address that header names
+(:func:`client_address`).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import math
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from arena.service.errors import EmptyPrompt, PromptTooLong, RateLimited, TooManyTurns
+from arena.store import limits as store_limits
 
-__all__ = ["RateLimiter", "check_prompt", "check_turns", "clean_text"]
+__all__ = [
+    "SharedRateLimiter",
+    "check_prompt",
+    "check_turns",
+    "clean_text",
+    "client_address",
+    "subject",
+]
 
 
 def clean_text(text: str) -> str:
@@ -48,52 +67,122 @@ def check_turns(turns: int, max_turns: int) -> None:
         )
 
 
-class RateLimiter:
-    """At most ``limit`` events per key in any ``window_s`` seconds (sliding window).
+def client_address(
+    peer: str | None,
+    forwarded: str | None = None,
+    *,
+    trusted_hops: int = 0,
+) -> str:
+    """Who a request comes from, as a rate-limit key: an IP address, a /64, or ``local``.
 
-    In memory, per process, thread-safe. Keys idle for a whole window are dropped, so
-    memory stays bounded by the visitors active in the last window.
+    Parameters
+    ----------
+    peer:
+        The TCP peer's address (Streamlit's ``st.context.ip_address``; None for a visitor
+        on the same machine).
+    forwarded:
+        The value(s) of the configured proxy header (e.g. ``X-Forwarded-For``), comma
+        separated, or None. Read only when ``trusted_hops`` > 0: a header anyone can
+        send is never believed unless the operator said a proxy sets it.
+    trusted_hops:
+        How many proxies of the deployment append to that header: the client is the
+        address that many places from the right (the ones left of it are whatever the
+        client claimed). A missing or malformed entry falls back to the peer.
+
+    IPv6 addresses are reduced to their /64 network (one subscriber usually holds a whole
+    /64), IPv4-mapped IPv6 to the IPv4 address.
+    """
+    if trusted_hops > 0 and forwarded:
+        entries = [e.strip() for e in forwarded.split(",") if e.strip()]
+        if len(entries) >= trusted_hops:
+            found = _normalise(entries[-trusted_hops])
+            if found is not None:
+                return found
+    found = _normalise(peer) if peer else None
+    return found or "local"
+
+
+def _normalise(value: str) -> str | None:
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [v6]:port
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def subject(kind: str, value: str) -> str:
+    """The opaque key stored for ``value`` (a session token or an address): a digest."""
+    return hashlib.sha256(f"{kind}\0{value}".encode()).hexdigest()[:40]
+
+
+class SharedRateLimiter:
+    """At most ``limit`` events per subject in any ``window_s`` seconds, in the database.
+
+    Every server process and tab sees the same counts (:mod:`arena.store.limits`). One
+    write transaction per :meth:`hit`, one statement per key in it; expired counters are
+    deleted about once a window by whichever process comes by.
     """
 
     def __init__(
-        self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic
+        self,
+        sessions: sessionmaker[Session],
+        scope: str,
+        window_s: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.limit = limit
+        self.scope = scope
         self.window_s = window_s
+        self._sessions = sessions
         self._clock = clock
-        self._events: dict[str, deque[float]] = {}
+        self._next_prune = 0.0
         self._lock = threading.Lock()
-        self._last_sweep = clock()
 
-    def hit(self, key: str) -> None:
-        """Count one event for ``key``, or raise :class:`RateLimited` if over the limit."""
-        self._take(key, record=True)
+    def hit(self, keys: Sequence[tuple[str, str, int | None]]) -> None:
+        """Count one event for each ``(kind, value, limit)`` or raise :class:`RateLimited`.
 
-    def check(self, key: str) -> None:
-        """Raise :class:`RateLimited` if ``key`` is at the limit, without counting an event."""
-        self._take(key, record=False)
+        Keys with a None limit are not counted. A refused event counts for no key (the
+        transaction is rolled back).
 
-    def _take(self, key: str, *, record: bool) -> None:
+        Raises
+        ------
+        RateLimited
+            One key is at its limit (the message says how long to wait).
+        arena.store.StoreError
+            The database failed (the service turns it into a clear message).
+        """
         now = self._clock()
         with self._lock:
-            self._sweep(now)
-            events = self._events.setdefault(key, deque())
-            while events and events[0] <= now - self.window_s:
-                events.popleft()
-            if len(events) >= self.limit:
-                wait = max(events[0] + self.window_s - now, 0.0)
-                raise RateLimited(
-                    f"too many requests: at most {self.limit} every {self.window_s:g} s; "
-                    f"try again in {max(1, round(wait))} s",
-                    retry_after=wait,
+            prune = now >= self._next_prune
+            if prune:
+                self._next_prune = now + self.window_s
+        with self._sessions.begin() as session:
+            if prune:
+                store_limits.prune(session, now=now)
+            for kind, value, limit in keys:
+                if limit is None:
+                    continue
+                decision = store_limits.take(
+                    session,
+                    self.scope,
+                    subject(kind, value),
+                    limit=limit,
+                    window_s=self.window_s,
+                    now=now,
                 )
-            if record:
-                events.append(now)
-
-    def _sweep(self, now: float) -> None:
-        if now - self._last_sweep < self.window_s:
-            return
-        self._last_sweep = now
-        stale = [k for k, ev in self._events.items() if not ev or ev[-1] <= now - self.window_s]
-        for key in stale:
-            del self._events[key]
+                if not decision.allowed:
+                    who = "this session" if kind == "session" else "your address"
+                    wait = max(1, math.ceil(decision.retry_after))
+                    raise RateLimited(  # (rolls back: a refused event counts for no key)
+                        f"too many messages from {who}: at most {limit} every "
+                        f"{self.window_s:g} s; try again in {wait} s",
+                        retry_after=decision.retry_after,
+                    )

@@ -44,6 +44,7 @@ from arena.backends import (
     load_models,
 )
 from arena.errors import UserError
+from arena.service.admin import StoredFailures
 from arena.service.categories import categorize
 from arena.service.config import ServiceConfig
 from arena.service.errors import (
@@ -54,7 +55,7 @@ from arena.service.errors import (
 )
 from arena.service.generation import PairJob, PairOutcome
 from arena.service.leaks import LeakDetector, leak_terms
-from arena.service.limits import RateLimiter, check_prompt, check_turns, clean_text
+from arena.service.limits import SharedRateLimiter, check_prompt, check_turns, clean_text
 from arena.service.pool import ModelPool, ModelState, model_spec
 from arena.service.rounds import Choice, Round, Side, StreamEvent, Tickets, VoteResult
 from arena.service.sampling import Candidate, sample_pair
@@ -130,6 +131,8 @@ class _Entry:
 #: Seconds the model catalog is reused before it is read again (admin changes made in
 #: another process take at most this long to apply here).
 CATALOG_TTL_S = 2.0
+#: Visitors whose client address this process remembers (for the per-address limit).
+CLIENT_MEMO = 100_000
 #: Battles whose two model names this process remembers (saves reading them back).
 BATTLE_MEMO = 10_000
 
@@ -231,10 +234,12 @@ class ArenaService:
         self._rng = rng or random.SystemRandom()
         self._tickets = Tickets(self.config.secret or secrets.token_bytes(32))
         self._limiter = (
-            RateLimiter(self.config.rate_limit, self.config.rate_window_s)
+            SharedRateLimiter(self._sessions, "message", self.config.rate_window_s)
             if self.config.rate_limit
             else None
         )
+        self._clients_lock = threading.Lock()
+        self._clients: OrderedDict[str, str] = OrderedDict()  # voter token -> client address
         with self._sessions.begin() as session:
             upsert_models(session, [model_spec(c) for c in models], deactivate_missing=True)
         self.pool = ModelPool(models, backends=backends)
@@ -374,9 +379,29 @@ class ArenaService:
 
     # -- battles -----------------------------------------------------------------------
 
+    def identify(self, voter: str, client: str) -> None:
+        """Say which client address a voter token comes from (the web app, per page view).
+
+        Message limits then count per session and per address (in the database, so a
+        new tab or another server replica does not start afresh); a token never
+        identified counts per session only. ``client`` is a key from
+        :func:`arena.service.limits.client_address`.
+        """
+        with self._clients_lock:
+            self._clients[voter] = client
+            self._clients.move_to_end(voter)
+            while len(self._clients) > CLIENT_MEMO:
+                self._clients.popitem(last=False)
+
     def _rate(self, voter: str) -> None:
-        if self._limiter is not None:
-            self._limiter.hit(voter)
+        if self._limiter is None:
+            return
+        with self._clients_lock:
+            client = self._clients.get(voter)
+        keys: list[tuple[str, str, int | None]] = [("session", voter, self.config.rate_limit)]
+        if client is not None:
+            keys.append(("client", client, self.config.client_rate_limit))
+        self._limiter.hit(keys)
 
     def _new_battle(
         self,
@@ -807,6 +832,11 @@ class ArenaService:
         return rank_agreement(human, judge)
 
     # -- admin -------------------------------------------------------------------------
+
+    @property
+    def login_failures(self) -> StoredFailures:
+        """Wrong admin passwords per client address, in the database (for the admin gate)."""
+        return StoredFailures(self._sessions)
 
     def admin_models(self) -> list[AdminModel]:
         """Every model in the store with its settings and this process's loading state."""

@@ -53,6 +53,7 @@ from arena.store.errors import (
     UnknownModel,
     VoteError,
 )
+from arena.store.limits import RateBucket, RateDecision  # registers rate_limits on Base
 from arena.store.schema import (
     OUTCOMES,
     Battle,
@@ -161,6 +162,8 @@ __all__ = [
     "Model",
     "ModelSpec",
     "ModelTally",
+    "RateBucket",
+    "RateDecision",
     "SchemaNotCurrent",
     "SchemaState",
     "StoreError",

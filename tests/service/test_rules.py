@@ -9,16 +9,12 @@ import pytest
 
 from arena.errors import UserError
 from arena.service import (
-    AdminGate,
     Candidate,
     EmptyPrompt,
     LeakDetector,
     NoModelsAvailable,
     PromptTooLong,
-    RateLimited,
-    RateLimiter,
     ServiceConfig,
-    ServiceError,
     categorize,
     check_prompt,
     leak_terms,
@@ -126,22 +122,7 @@ def test_check_prompt() -> None:
         check_prompt("x" * 11, 10)
 
 
-def test_rate_limiter_sliding_window() -> None:
-    now = [0.0]
-    limiter = RateLimiter(3, 10.0, clock=lambda: now[0])
-    for t in (0.0, 1.0, 2.0):
-        now[0] = t
-        limiter.hit("v")
-    now[0] = 5.0
-    with pytest.raises(RateLimited) as caught:
-        limiter.hit("v")
-    assert caught.value.retry_after == pytest.approx(5.0)
-    limiter.hit("other")
-    now[0] = 10.5  # the first event left the window
-    limiter.hit("v")
-    now[0] = 100.0
-    limiter.hit("v")  # idle keys are swept
-    assert set(limiter._events) == {"v"}
+# (rate limits and the admin gate: tests/service/test_limits.py)
 
 
 def test_config_from_env() -> None:
@@ -157,16 +138,6 @@ def test_config_from_env() -> None:
     assert config.extra_leak_words[-2:] == ("Acme", "Zed") and config.secret == b"s"
     with pytest.raises(UserError, match="must be a number"):
         ServiceConfig.from_env({"ARENA_MAX_TURNS": "many"})
-
-
-def test_admin_gate() -> None:
-    with pytest.raises(ServiceError, match="ARENA_ADMIN_PASSWORD"):
-        AdminGate(None).check("x")
-    gate = AdminGate("secret", attempts=3)
-    assert gate.check("secret")
-    assert not gate.check("guess1") and not gate.check("guess2") and not gate.check("guess3")
-    with pytest.raises(RateLimited):
-        gate.check("secret")  # locked after 3 wrong tries, even the right one
 
 
 # -- safe markdown ----------------------------------------------------------------------------

@@ -37,10 +37,11 @@ def test_default_database_lives_in_cwd_data(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from arena.store import upgrade
+    from arena.store.migrate import head_revision
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(ENV_VAR, raising=False)
-    assert upgrade().current == "0003"
+    assert upgrade().current == head_revision()
     assert (tmp_path / "data" / "arena.db").is_file()
     open_engine().dispose()
 

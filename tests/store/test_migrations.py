@@ -20,8 +20,8 @@ from .conftest import BACKENDS
 
 VOTE_TABLES = {"models", "conversations", "voters", "battles", "votes"}
 EVAL_TABLES = {"eval_runs", "eval_results", "judge_battles"}
-TABLES = VOTE_TABLES | EVAL_TABLES | {VERSION_TABLE}
-HEAD = "0003"
+TABLES = VOTE_TABLES | EVAL_TABLES | {VERSION_TABLE, "rate_limits"}
+HEAD = head_revision()  # (each migration has its own up-and-down test)
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from arena.errors import UserError
+from webapp.client import client
 from webapp.common import admin_gate, service, show_error
 
 ERROR = "admin.error"
@@ -23,9 +24,14 @@ if not gate.enabled:
     st.stop()
 
 
+svc = service()
+
+
 def _login() -> None:
+    # Wrong tries are counted per client address in the database (every replica sees
+    # them), with a back-off; another address, e.g. the real admin's, is not slowed.
     try:
-        if gate.check(state.get("admin.password", "")):
+        if gate.check(state.get("admin.password", ""), client(), svc.login_failures):
             state["admin"] = True
         else:
             state[ERROR] = "Wrong password."
@@ -40,8 +46,6 @@ if not state.get("admin"):
         st.form_submit_button("Log in", on_click=_login)
     show_error(ERROR)
     st.stop()
-
-svc = service()
 
 
 def _logout() -> None:
