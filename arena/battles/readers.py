@@ -17,6 +17,8 @@ import hashlib
 import io
 import json
 import math
+import sys
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
@@ -61,6 +63,14 @@ _PAIR_COUNT_COLUMNS: tuple[tuple[str, ...], ...] = (
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
+
+#: Largest count a row may carry: no arena has a trillion votes, and much larger numbers
+#: lose precision as floats and overflow 64-bit sums (1e308 would wrap to a negative).
+MAX_COUNT = 10**12
+#: Default cap on what one gzip-compressed file may decompress to (a gzip bomb of a few
+#: megabytes can expand to terabytes); :func:`read_battles` takes ``max_decompressed``
+#: and the CLI ``--max-decompressed SIZE`` to raise it for a genuine larger file.
+MAX_DECOMPRESSED_BYTES = 2 << 30
 
 #: From this many rows on, the required columns are factorised on parallel threads.
 _PARALLEL_ROWS = 100_000
@@ -416,32 +426,63 @@ def _numbers(values: pd.Series) -> NDArray[np.float64]:
 
 
 def _counts(values: pd.Series, src: _Source, column: str) -> NDArray[np.int64]:
-    """Row multiplicities: whole numbers >= 0 (zero rows are dropped later)."""
-    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
+    """Row multiplicities: whole numbers in ``[0, MAX_COUNT]`` (zero rows are dropped later).
+
+    A count that is missing, negative, fractional, infinite or above :data:`MAX_COUNT` is
+    an error naming its row and column, never a row silently dropped or wrapped around.
+    """
+    if pd.api.types.is_signed_integer_dtype(values.dtype) and not values.hasnans:
         counts = np.array(values.to_numpy(np.int64), np.int64)  # writable copy
-        bad = _first(counts < 0)
+        bad = _first((counts < 0) | (counts > MAX_COUNT))
     else:
-        numbers = _numbers(values)
+        try:
+            numbers = _numbers(values)
+        except (OverflowError, ValueError):  # e.g. integers beyond 64 bits in an object column
+            numbers = np.array([_number_or_nan(v) for v in values.array], np.float64)
         with np.errstate(invalid="ignore"):
-            bad = _first(~np.isfinite(numbers) | (numbers < 0) | (numbers != np.floor(numbers)))
-        counts = np.where(np.isfinite(numbers), numbers, 0).astype(np.int64)
+            bad = _first(
+                ~np.isfinite(numbers)
+                | (numbers < 0)
+                | (numbers != np.floor(numbers))
+                | (numbers > MAX_COUNT)
+            )
+        counts = np.where(np.isfinite(numbers) & (numbers <= MAX_COUNT), numbers, 0).astype(
+            np.int64
+        )
     if bad is not None:
         raise src.fail(
-            f"count {_show(values.iloc[bad])} is not a whole number >= 0",
+            f"count {_show(values.iloc[bad])} is not a whole number >= 0 "
+            f"(at most {MAX_COUNT:,})",
             index=bad,
             column=column,
         )
     return counts
 
 
+def _number_or_nan(value: Any) -> float:
+    """One cell as a float (inf when too large for one), NaN when it is not a number."""
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _weights(values: pd.Series, src: _Source, column: str) -> NDArray[np.float64]:
-    """Per-battle weights: finite numbers >= 0."""
-    weights = _numbers(values)
+    """Per-battle weights: numbers in ``[0, MAX_COUNT]`` (squares of larger ones overflow)."""
+    try:
+        weights = _numbers(values)
+    except (OverflowError, ValueError):
+        weights = np.array([_number_or_nan(v) for v in values.array], np.float64)
     with np.errstate(invalid="ignore"):
-        bad = _first(~np.isfinite(weights) | (weights < 0))
+        bad = _first(~np.isfinite(weights) | (weights < 0) | (weights > MAX_COUNT))
     if bad is not None:
         raise src.fail(
-            f"weight {_show(values.iloc[bad])} is not a finite number >= 0",
+            f"weight {_show(values.iloc[bad])} is not a finite number >= 0 "
+            f"(at most {MAX_COUNT:,})",
             index=bad,
             column=column,
         )
@@ -603,6 +644,13 @@ def _messages(value: Any, src: _Source, index: int, column: str) -> list[Mapping
                 index=index,
                 column=column,
             ) from None
+        except (RecursionError, ValueError) as exc:
+            raise src.fail(
+                f"conversation cannot be read ({_json_limit(exc)}); expected a list of "
+                '{"role": ..., "content": ...} messages',
+                index=index,
+                column=column,
+            ) from None
     if isinstance(value, list | tuple | np.ndarray) and all(
         isinstance(m, Mapping) and "role" in m and "content" in m for m in value
     ):
@@ -637,7 +685,7 @@ def _metadata_side(meta: Any, side: str) -> list[float] | None:
     if isinstance(meta, str):
         try:
             meta = json.loads(meta)
-        except json.JSONDecodeError:
+        except (RecursionError, ValueError):  # JSONDecodeError is a ValueError
             return None
     if not isinstance(meta, Mapping):
         return None
@@ -727,8 +775,12 @@ def _require(frame: pd.DataFrame, names: Sequence[str], src: _Source, what: str)
 
 
 def _is_pair_counts(frame: pd.DataFrame, winner: str) -> bool:
-    """Whether a frame holds pair counts rather than single battles."""
-    return winner not in frame.columns and {"wins_a", "wins_b"} <= set(frame.columns)
+    """Whether a frame holds pair counts rather than single battles.
+
+    Either count column without a winner column is enough, so that a file missing the
+    other one is told which column it lacks rather than that it has no winner.
+    """
+    return winner not in frame.columns and bool({"wins_a", "wins_b"} & set(frame.columns))
 
 
 def _pair_count_battles(frame: pd.DataFrame, src: _Source, cols: ColumnMap) -> Battles:
@@ -927,15 +979,63 @@ def from_frame(
 
 
 # ---------------------------------------------------------------------------- files
-def _read_bytes(path: Path, limit: int | None = None) -> bytes:
-    """Return the file's content, gunzipped when it is gzip-compressed (by magic bytes)."""
+def format_size(n: int) -> str:
+    """A byte count for messages: ``2 GiB``, ``512 MiB``, ``1.5 KiB``."""
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:g} {unit}" if unit != "bytes" else f"{n} bytes"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def parse_size(text: str) -> int:
+    """Parse ``4G``, ``512M``, ``100k``, ``1.5GiB`` or a plain byte count (> 0).
+
+    Suffixes are binary (K = 1024). Raises ``ValueError`` with a message saying what was
+    expected.
+    """
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    raw = text.strip().lower().removesuffix("ib").removesuffix("b")
+    number, unit = raw, ""
+    if raw and raw[-1] in "kmgt":
+        number, unit = raw[:-1], raw[-1]
+    try:
+        value = float(number)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0) or value * units[unit] > 1 << 60:
+        raise ValueError(f"expected a size such as 4G, 512M or a number of bytes, got '{text}'")
+    return max(1, int(value * units[unit]))
+
+
+def _read_bytes(
+    path: Path, limit: int | None = None, *, max_decompressed: int | None = None
+) -> bytes:
+    """Return the file's content, gunzipped when it is gzip-compressed (by magic bytes).
+
+    ``limit`` reads only that many bytes (format detection). A gzip file that decompresses
+    to more than ``max_decompressed`` bytes (default :data:`MAX_DECOMPRESSED_BYTES`) is an
+    error, found without holding more than that in memory.
+    """
+    cap = MAX_DECOMPRESSED_BYTES if max_decompressed is None else max_decompressed
     try:
         with path.open("rb") as raw:
             magic = raw.read(2)
             raw.seek(0)
             if magic == _GZIP_MAGIC:
                 with gzip.GzipFile(fileobj=raw) as unzipped:
-                    return unzipped.read() if limit is None else unzipped.read(limit)
+                    if limit is not None:
+                        return unzipped.read(limit)
+                    data = unzipped.read(cap + 1)
+                if len(data) > cap:
+                    raise BattleFileError(
+                        str(path),
+                        f"decompresses to more than {format_size(cap)}, the limit for "
+                        "compressed input; if the file is genuine, raise it with "
+                        "--max-decompressed SIZE (read_battles(max_decompressed=...))",
+                    )
+                return data
             return raw.read() if limit is None else raw.read(limit)
     except FileNotFoundError:
         raise BattleFileError(str(path), "file not found") from None
@@ -943,9 +1043,13 @@ def _read_bytes(path: Path, limit: int | None = None) -> bytes:
         raise BattleFileError(str(path), "is a directory; expected a battle file") from None
     except PermissionError:
         raise BattleFileError(str(path), "permission denied; cannot read the file") from None
-    except (gzip.BadGzipFile, EOFError, OSError) as exc:
+    except (gzip.BadGzipFile, EOFError, OSError, zlib.error) as exc:
         raise BattleFileError(
             str(path), f"cannot be decompressed ({_one_line(exc)}); expected a valid gzip file"
+        ) from None
+    except MemoryError:
+        raise BattleFileError(
+            str(path), "is too large to read into memory; lower --max-decompressed"
         ) from None
 
 
@@ -964,8 +1068,8 @@ def detect_format(path: str | Path) -> str:
     """Detect the format of a battle file from its first bytes (gzip is looked through).
 
     ``[`` or ``{`` -> ``fastchat`` (JSON array or JSON Lines), Parquet magic ``PAR1`` ->
-    ``parquet``, a CSV header with ``wins_a`` and ``wins_b`` -> ``paircounts``, other
-    text -> ``csv``.
+    ``parquet``, a CSV header with ``wins_a`` and ``wins_b`` (or one of them and no
+    ``winner``) -> ``paircounts``, other text -> ``csv``.
 
     Raises
     ------
@@ -987,9 +1091,10 @@ def detect_format(path: str | Path) -> str:
         raise BattleFileError(str(path), "file is empty; expected battles")
     if stripped[0] in "[{":
         return "fastchat"
-    header = next(csv.reader([stripped.splitlines()[0]]), [])
-    if {"wins_a", "wins_b"} <= {name.strip().lower() for name in header}:
-        return "paircounts"
+    header = {name.strip().lower() for name in next(csv.reader([stripped.splitlines()[0]]), [])}
+    counts = header & {"wins_a", "wins_b"}
+    if len(counts) == 2 or (counts and "winner" not in header):
+        return "paircounts"  # with one of the two, the other is then named as missing
     return "csv"
 
 
@@ -1013,9 +1118,9 @@ def _check_claim(path: Path, fmt: str, detected: str) -> None:
         )
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, max_decompressed: int | None = None) -> pd.DataFrame:
     """Read a CSV file; only empty cells are missing (a model may be called 'NA')."""
-    data = _read_bytes(path)
+    data = _read_bytes(path, max_decompressed=max_decompressed)
     try:
         frame = pd.read_csv(
             io.BytesIO(data),
@@ -1034,7 +1139,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_parquet(path: Path, cols: ColumnMap, style: bool = True) -> pd.DataFrame:
+def _read_parquet(
+    path: Path, cols: ColumnMap, style: bool = True, max_decompressed: int | None = None
+) -> pd.DataFrame:
     """Read a Parquet file, with model and winner columns dictionary-encoded.
 
     Dictionary-encoded columns arrive as categoricals, whose integer codes are used
@@ -1044,7 +1151,7 @@ def _read_parquet(path: Path, cols: ColumnMap, style: bool = True) -> pd.DataFra
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = _read_bytes(path)
+    data = _read_bytes(path, max_decompressed=max_decompressed)
     try:
         schema = pq.read_schema(io.BytesIO(data))
         wanted = {cols.model_a, cols.model_b, cols.winner}
@@ -1067,6 +1174,13 @@ def _read_parquet(path: Path, cols: ColumnMap, style: bool = True) -> pd.DataFra
         ) from None
 
 
+def _json_limit(exc: BaseException) -> str:
+    """Say which of JSON's safety limits a document hit (nesting depth or digit count)."""
+    if isinstance(exc, RecursionError):
+        return f"nested more than about {sys.getrecursionlimit()} levels deep"
+    return _one_line(exc)  # e.g. "Exceeds the limit (4300 digits) for integer string ..."
+
+
 def _json_records(path: Path, text: str) -> tuple[list[Any], _Source]:
     """Parse the records of a JSON array, a JSON Lines file, or a single JSON object."""
     stripped = text.lstrip()
@@ -1078,6 +1192,10 @@ def _json_records(path: Path, text: str) -> tuple[list[Any], _Source]:
                 str(path),
                 f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; "
                 "expected a JSON array of battle objects",
+            ) from None
+        except (RecursionError, ValueError) as exc:
+            raise BattleFileError(
+                str(path), f"cannot be read as JSON ({_json_limit(exc)}); expected battles"
             ) from None
         return list(doc), _Source(str(path), _JSON_ROWS)
     records: list[Any] = []
@@ -1094,6 +1212,13 @@ def _json_records(path: Path, text: str) -> tuple[list[Any], _Source]:
                 str(path),
                 f"line is not valid JSON ({exc.msg}); expected one JSON object per line "
                 f"(JSON Lines; {_JSONL_ROWS})",
+                row=number,
+            ) from None
+        except (RecursionError, ValueError) as exc:
+            raise BattleFileError(
+                str(path),
+                f"line cannot be read as JSON ({_json_limit(exc)}); expected one battle "
+                f"object per line ({_JSONL_ROWS})",
                 row=number,
             ) from None
         lines.append(number)
@@ -1113,6 +1238,10 @@ def _json_object(path: Path, text: str) -> list[Any]:
             f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; "
             "expected a JSON array of battles or one JSON object per line",
             row=exc.lineno,  # JSON Lines numbering: rows are lines
+        ) from None
+    except (RecursionError, ValueError) as exc:
+        raise BattleFileError(
+            str(path), f"cannot be read as JSON ({_json_limit(exc)}); expected battles"
         ) from None
     columnar = _columnar(doc)
     return [doc] if columnar is None else columnar
@@ -1165,9 +1294,11 @@ def _columnar(doc: Any) -> list[Any] | None:
     return records
 
 
-def _read_fastchat(path: Path) -> tuple[pd.DataFrame, _Source]:
+def _read_fastchat(
+    path: Path, max_decompressed: int | None = None
+) -> tuple[pd.DataFrame, _Source]:
     """Read a FastChat/LMArena JSON array or JSON Lines file as a frame."""
-    data = _read_bytes(path)
+    data = _read_bytes(path, max_decompressed=max_decompressed)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -1191,6 +1322,7 @@ def _read_one(
     columns: ColumnMap | None,
     outcome_map: Mapping[str, str] | None,
     style: bool,
+    max_decompressed: int | None = None,
 ) -> Battles:
     """Read one battle file in the given (or detected) format."""
     detected = detect_format(path)
@@ -1198,17 +1330,17 @@ def _read_one(
     _check_claim(path, chosen, detected)
     cols = columns or ColumnMap()
     if chosen == "fastchat":
-        frame, src = _read_fastchat(path)
+        frame, src = _read_fastchat(path, max_decompressed)
         return _battles(frame, src, cols, outcome_map, style)
     if chosen == "parquet":
         return _battles(
-            _read_parquet(path, cols, style),
+            _read_parquet(path, cols, style, max_decompressed),
             _Source(str(path), _TABLE_ROWS),
             cols,
             outcome_map,
             style,
         )
-    frame = _read_csv(path)
+    frame = _read_csv(path, max_decompressed)
     src = _Source(str(path), _CSV_ROWS)
     if chosen == "paircounts":
         return _pair_count_battles(frame, src, cols)
@@ -1222,6 +1354,7 @@ def read_battles(
     columns: ColumnMap | None = None,
     outcome_map: Mapping[str, str] | None = None,
     style: bool = True,
+    max_decompressed: int | None = None,
 ) -> Battles:
     """Read one or more battle files into one :class:`Battles` table.
 
@@ -1239,11 +1372,17 @@ def read_battles(
         Read or compute the answers' style features (for style control). False skips them,
         which saves most of the reading time of files that carry answers or feature
         columns when the fit does not use them.
+    max_decompressed:
+        Largest size in bytes a gzip-compressed file may decompress to (default
+        :data:`MAX_DECOMPRESSED_BYTES`, 2 GiB), so a small "gzip bomb" cannot exhaust
+        memory.
 
     Raises
     ------
     BattleFileError
-        For any unreadable or invalid file (names the file, row or column, expectation).
+        For any unreadable or invalid file (names the file, row or column, expectation),
+        including JSON nested deeper than the interpreter's recursion limit, numbers with
+        more digits than Python converts, and counts above :data:`MAX_COUNT`.
     UserError
         For an unknown ``fmt`` or an invalid ``outcome_map``.
     """
@@ -1254,9 +1393,36 @@ def read_battles(
     if fmt is not None and fmt not in FORMATS:
         raise UserError(f"unknown battle file format {fmt!r}; expected one of {', '.join(FORMATS)}")
     _check_outcome_map(outcome_map)
+    if max_decompressed is not None and max_decompressed < 1:
+        raise UserError(
+            f"max_decompressed must be a positive number of bytes, got {max_decompressed}"
+        )
     return Battles.concat(
-        [_read_one(Path(p), fmt, columns, outcome_map, style) for p in paths]
+        [_read_guarded(Path(p), fmt, columns, outcome_map, style, max_decompressed) for p in paths]
     )
+
+
+def _read_guarded(
+    path: Path,
+    fmt: str | None,
+    columns: ColumnMap | None,
+    outcome_map: Mapping[str, str] | None,
+    style: bool,
+    max_decompressed: int | None,
+) -> Battles:
+    """:func:`_read_one`, with the interpreter's own limits turned into one-line errors.
+
+    A hostile file can be nested so deep that some step after parsing recurses too far,
+    or be too big for memory; both name the file instead of ending in a traceback.
+    """
+    try:
+        return _read_one(path, fmt, columns, outcome_map, style, max_decompressed)
+    except RecursionError:
+        raise BattleFileError(
+            str(path), "is nested too deeply to read (lists or objects inside each other)"
+        ) from None
+    except MemoryError:
+        raise BattleFileError(str(path), "is too large to read into memory") from None
 
 
 def input_fingerprint(path: str | Path) -> dict[str, str]:

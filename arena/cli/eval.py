@@ -97,7 +97,12 @@ def register(subparsers: Any) -> None:
         help="run only this task (repeatable)",
     )
     parser.add_argument(
-        "--limit", type=int, metavar="N", default=None, help="first N items of each task"
+        "--limit",
+        type=int,
+        metavar="N",
+        default=None,
+        help="a seeded sample of N items of each task, stratified by subject (e.g. MMLU's "
+        "57), recorded in results.json",
     )
     parser.add_argument(
         "-o",

@@ -71,17 +71,30 @@ def _non_negative_int(text: str) -> int:
 
 
 def _level(text: str) -> float:
+    """A confidence level strictly between 0 and 1; percentages such as 95 are refused.
+
+    Reading 95 as 95 % would also read 1.5 as 1.5 %, silently; a level must be written
+    as a fraction, so one rule covers every input.
+    """
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if value > 1:
-        value /= 100  # accept 95 for 95 %
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.95, got '{text}'") from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(
-            f"confidence level must be in (0, 1) or (0, 100), got {text}"
+            f"confidence level must be between 0 and 1 (exclusive), e.g. 0.95, got {text}; "
+            "write a percentage as a fraction (95 % is 0.95)"
         )
     return value
+
+
+def _size(text: str) -> int:
+    from arena.battles.readers import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _finite(text: str) -> float:
@@ -112,6 +125,14 @@ def _add_input_arguments(p: argparse.ArgumentParser) -> None:
         type=_mapping,
         metavar="VALUE=LABEL,...",
         help="map your outcome values to model_a | model_b | tie | tie (bothbad)",
+    )
+    p.add_argument(
+        "--max-decompressed",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="largest size a gzip-compressed input may decompress to, e.g. 8G "
+        "(default: 2G; a guard against gzip bombs)",
     )
     g = p.add_argument_group("filters")
     g.add_argument("--category", help="only battles tagged with this category")
@@ -166,7 +187,12 @@ def register(sub: Any) -> None:
         "--rounds", type=_positive_int, default=100, help="bootstrap rounds (default: 100)"
     )
     m.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    m.add_argument("--level", type=_level, default=0.95, help="confidence level (default: 0.95)")
+    m.add_argument(
+        "--level",
+        type=_level,
+        default=0.95,
+        help="confidence level, a fraction in (0, 1) (default: 0.95)",
+    )
     m.add_argument(
         "--anchor",
         type=_anchor,
@@ -240,6 +266,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, str]], dict[str
         columns=columns,
         outcome_map=args.outcomes,
         style=bool(getattr(args, "style_control", False)),
+        max_decompressed=args.max_decompressed,
     )
     spec = FilterSpec(
         category=args.category,

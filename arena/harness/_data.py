@@ -3,6 +3,13 @@
 Data files are found inside installed data packages without importing them (some import
 missing dependencies in their ``__init__``): :func:`importlib.util.find_spec` gives the
 package's directory, and the file is read from there.
+
+``--limit N`` asks a sample of N rows, never simply the first N: data files are often
+sorted by subject (MMLU's starts with 1,000 "moral scenarios" questions), so the first
+rows would measure one subject. :func:`select_rows` draws the sample stratified by the
+rows' subject field (the first of :data:`STRATA_FIELDS` the rows carry), seeded, in
+proportion to each subject's size with every subject represented while N allows, and
+:func:`selection_record` says in ``results.json`` how it was drawn.
 """
 
 from __future__ import annotations
@@ -23,12 +30,19 @@ from arena.harness._template import Template, TemplateError
 
 __all__ = [
     "DATA_PACKAGES",
+    "STRATA_FIELDS",
     "DataError",
     "Sample",
     "build_samples",
     "dataset_file",
     "read_rows",
+    "select_rows",
+    "selection_record",
 ]
+
+#: Row fields that name a row's subject, in order of preference: a limited run samples
+#: across their values (MMLU's rows carry ``topic``; others ``subject``, ``category``...).
+STRATA_FIELDS: tuple[str, ...] = ("subject", "topic", "category", "task", "source")
 
 #: Data packages of the bundled suites and the command that installs each.
 DATA_PACKAGES: dict[str, str] = {
@@ -177,6 +191,83 @@ def _answer(task: TaskSpec, doc: dict[str, Any], suite_path: str) -> str:
     return ""
 
 
+def _strata_field(rows: Sequence[dict[str, Any]]) -> str | None:
+    """The first of :data:`STRATA_FIELDS` that every row has as text, with 2+ values."""
+    for name in STRATA_FIELDS:
+        values = [r.get(name) for r in rows]
+        if all(isinstance(v, str) for v in values) and len(set(values)) > 1:
+            return name
+    return None
+
+
+def select_rows(rows: Sequence[dict[str, Any]], limit: int | None, seed: int) -> list[int]:
+    """Indices (in dataset order) of the rows a run with ``--limit limit`` asks.
+
+    All rows without a limit or when the limit covers them. Otherwise a seeded random
+    sample of ``limit`` rows, stratified by the rows' subject field when they have one:
+    each subject gets its proportional share (largest remainders), at least one row per
+    subject while the limit allows (a random choice of subjects when it does not), and
+    rows are drawn at random within each subject. The same rows, seed and limit always
+    give the same sample.
+    """
+    n = len(rows)
+    if limit is None or limit >= n:
+        return list(range(n))
+    rng = random.Random(f"arena-limit:{seed}")
+    field = _strata_field(rows)
+    if field is None:
+        return sorted(rng.sample(range(n), limit))
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(str(row[field]), []).append(i)
+    names = sorted(groups)
+    if limit <= len(names):
+        chosen = rng.sample(names, limit)
+        return sorted(rng.choice(groups[g]) for g in chosen)
+    # proportional shares (largest remainders), then one row for any subject left at 0,
+    # taken from the subject with the largest share
+    exact = {g: limit * len(groups[g]) / n for g in names}
+    quota = {g: int(exact[g]) for g in names}
+    order = sorted(names, key=lambda g: (-(exact[g] - quota[g]), g))
+    for g in order[: limit - sum(quota.values())]:
+        quota[g] += 1
+    for g in names:
+        if quota[g] == 0:
+            donor = max(names, key=lambda h: (quota[h], h))
+            quota[donor] -= 1
+            quota[g] = 1
+    picked: list[int] = []
+    for g in names:
+        picked += rng.sample(groups[g], min(quota[g], len(groups[g])))
+    if len(picked) < limit:  # a subject smaller than its share: top up from the others
+        taken = set(picked)
+        rest = [i for i in range(n) if i not in taken]
+        picked += rng.sample(rest, limit - len(picked))
+    return sorted(picked)
+
+
+def selection_record(
+    task: TaskSpec, samples: Sequence[Sample], limit: int | None, seed: int
+) -> dict[str, Any]:
+    """How a task's samples were chosen, for ``results.json`` (``tasks.NAME.selection``)."""
+    docs = [s.doc for s in samples]
+    field = _strata_field(docs) if limit is not None else None
+    record: dict[str, Any] = {
+        "limit": limit,
+        "method": "all rows" if limit is None else "stratified random" if field else "random",
+        "seed": seed if limit is not None else None,
+        "n_samples": len(samples),
+        "task": task.name,
+    }
+    if field is not None:
+        counts: dict[str, int] = {}
+        for doc in docs:
+            counts[str(doc[field])] = counts.get(str(doc[field]), 0) + 1
+        record["stratified_by"] = field
+        record["strata"] = dict(sorted(counts.items()))
+    return record
+
+
 def build_samples(
     task: TaskSpec,
     suite_path: str,
@@ -185,12 +276,12 @@ def build_samples(
     seed: int = 1234,
     fewshot_as_turns: bool = False,
 ) -> list[Sample]:
-    """The task's samples, in dataset order: the first ``limit`` rows when given."""
+    """The task's samples, in dataset order: all rows, or the :func:`select_rows` sample."""
     rows = read_rows(task.dataset)
     proc = get_processor(task.processor) if task.processor else None
     if proc is not None:
         rows = [proc(r) for r in rows]
-    asked = rows[:limit] if limit is not None else rows
+    asked = select_rows(rows, limit, seed)
     fs = task.fewshot
     pool: Sequence[dict[str, Any]] = ()
     if fs.n:
@@ -201,7 +292,8 @@ def build_samples(
         else:
             pool = rows
     samples: list[Sample] = []
-    for i, doc in enumerate(asked):
+    for i in asked:
+        doc = rows[i]
         shots: list[dict[str, Any]] = []
         if fs.n:
             candidates = [j for j in range(len(pool)) if fs.dataset is not None or j != i]

@@ -36,7 +36,7 @@ import numpy as np
 from arena.backends import ModelConfig, SamplingParams, create_backend
 from arena.errors import UserError
 from arena.harness._cache import RequestCache, request_key
-from arena.harness._data import Sample, build_samples, dataset_file
+from arena.harness._data import Sample, build_samples, dataset_file, selection_record
 from arena.harness._executor import BackendFactory, ModelRunner
 from arena.harness._metrics import MetricValue, mean_metric, pass_at_k, perplexity_metrics
 from arena.harness._results import EvalResults, TaskResult, write_results_table
@@ -57,7 +57,9 @@ class RunOptions:
     Attributes
     ----------
     limit:
-        Ask only the first ``limit`` rows of each task, in the dataset's order.
+        Ask a sample of ``limit`` rows of each task: seeded, stratified by subject when
+        the rows have one (:func:`arena.harness._data.select_rows`), recorded in
+        ``results.json`` under ``tasks.NAME.selection``.
     tasks:
         Run only these tasks of the suite (None: all).
     batch_size:
@@ -505,6 +507,7 @@ def evaluate(
                 "kind": t.kind,
                 "n_samples": len(samples[t.name]),
                 "fewshot": {"n": t.fewshot.n, "sampler": t.fewshot.sampler, "seed": options.seed},
+                "selection": selection_record(t, samples[t.name], options.limit, options.seed),
                 **(
                     {"sampling": dataclasses.asdict(t.generation)}
                     if t.kind in ("generate", "code")

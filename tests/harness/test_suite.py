@@ -52,7 +52,7 @@ def test_mmlu_counts_and_prompt() -> None:
     assert len(rows) == 14042
     assert len({r["topic"] for r in rows}) == 57
     s = build_samples(task, suite.path, limit=1)[0]
-    r = rows[0]
+    r = rows[s.index]  # a limit samples (seeded) rather than taking the first row
     assert s.context == (
         f"The following are multiple choice questions (with answers) about {r['topic']}.\n\n"
         f"{r['question'].strip()}\nA. {r['answer_a']}\nB. {r['answer_b']}\nC. {r['answer_c']}\n"
