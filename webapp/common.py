@@ -141,15 +141,20 @@ def show_answers(round_: Round | None) -> list[Placeholder]:
 
 
 def show_outcome(round_: Round | None) -> None:
-    """The one message of a round that is over: failed, stopped, or voted (who was who)."""
-    if round_ is None:
-        return
-    if round_.status == "failed":
-        st.error(round_.message or "This round failed. Start a new round.")
-    elif round_.status == "stopped":
-        st.warning(round_.message or "You stopped this round. Start a new round.")
-    elif round_.status == "voted":
-        show_result(round_)
+    """The one message of a round that is over: failed, stopped, or voted (who was who).
+
+    Always one container, empty for a round that is not over: the page keeps the same
+    shape in every state, so nothing of an earlier state lingers while answers stream.
+    """
+    with st.container():
+        if round_ is None:
+            return
+        if round_.status == "failed":
+            st.error(round_.message or "This round failed. Start a new round.")
+        elif round_.status == "stopped":
+            st.warning(round_.message or "You stopped this round. Start a new round.")
+        elif round_.status == "voted":
+            show_result(round_)
 
 
 def stream_answers(
@@ -293,6 +298,7 @@ def round_controls(round_: Round | None, actions: RoundActions, key: str) -> Non
         key=f"{key}.new",
         on_click=actions.new_round,
         type="primary" if over else "secondary",
+        disabled=round_ is None,
         width="stretch",
     )
     regenerate.button(

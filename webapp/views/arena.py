@@ -52,7 +52,10 @@ show_error(ERROR)
 placeholders = show_answers(round_)
 show_outcome(round_)
 round_controls(round_, actions, "arena")
-if round_ is not None:
-    st.caption(f"Message {len(round_.turns)} of {svc.config.max_turns} in this round.")
+st.caption(
+    f"Message {len(round_.turns)} of {svc.config.max_turns} in this round."
+    if round_ is not None
+    else f"Up to {svc.config.max_turns} messages per round."
+)
 if round_ is not None and generating and len(placeholders) == 2:
     stream_answers(round_, svc, placeholders, ROUND, notice)
