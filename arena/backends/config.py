@@ -14,14 +14,19 @@ A TOML file with one ``[[models]]`` table per model::
 
 The backend's own keys are the fields of its options dataclass (:mod:`arena.backends.options`).
 The file is checked strictly, before any model is made: every problem is reported with the
-file, the entry (position and name), the key and what was expected. When no file is given,
-the one shipped in the package (:func:`default_models_path`) is used.
+file, the entry (position and name), the key and what was expected. Every number must be
+finite and at most :data:`MAX_NUMBER` in size (TOML allows ``nan`` and ``inf``; a weight or
+a latency of either would poison the sampling or a timer). A file larger than
+:data:`MAX_FILE_BYTES` or nested deeper than the parser's recursion limit is refused with
+one line. When no file is given, the one shipped in the package (:func:`default_models_path`)
+is used.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import types
 import typing
@@ -43,6 +48,12 @@ __all__ = [
     "model_config",
     "parse_models",
 ]
+
+#: Largest models file read (a list of models is a few kilobytes).
+MAX_FILE_BYTES = 16 << 20
+#: Largest magnitude of a number option (weights, seconds, fractions): far beyond any real
+#: setting, small enough that products and sums stay finite and timers accept it.
+MAX_NUMBER = 1e9
 
 #: Keys every ``[[models]]`` entry may have, whatever its backend.
 COMMON_FIELDS: tuple[str, ...] = (
@@ -133,16 +144,26 @@ def load_models(path: str | Path | None = None) -> tuple[ModelConfig, ...]:
     p = default_models_path() if path is None else Path(path)
     shown = str(path) if path is not None else str(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ModelsFileError(
+                shown, f"larger than {MAX_FILE_BYTES >> 20} MiB; a models file lists models"
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ModelsFileError(shown, "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelsFileError(shown, f"cannot read the file: {exc}") from None
+        raise ModelsFileError(shown, f"cannot read the file: {_one_line(exc)}") from None
     try:
         data = tomllib.loads(text)
+        return parse_models(data, source=shown, base_dir=p.resolve().parent)
     except tomllib.TOMLDecodeError as exc:
-        raise ModelsFileError(shown, f"not valid TOML: {exc}") from None
-    return parse_models(data, source=shown, base_dir=p.resolve().parent)
+        raise ModelsFileError(shown, f"not valid TOML: {_one_line(exc)}") from None
+    except RecursionError:
+        raise ModelsFileError(
+            shown, "arrays or tables nested too deeply; a models file is flat [[models]] tables"
+        ) from None
 
 
 def parse_models(
@@ -271,6 +292,10 @@ class _Mismatch(Exception):
         self.expected = expected
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def _show(value: object) -> str:
     text = repr(value)
     kind = {
@@ -328,7 +353,10 @@ def _coerce(value: Any, annotation: Any) -> Any:
         raise _Mismatch("an integer")
     if annotation is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            number = float(value) if abs(value) <= MAX_NUMBER else math.inf
+            if math.isfinite(number):
+                return number
+            raise _Mismatch(f"a finite number of at most {MAX_NUMBER:g} in size (not nan or inf)")
         raise _Mismatch("a number")
     if annotation is str:
         if isinstance(value, str):

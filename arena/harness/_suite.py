@@ -312,21 +312,39 @@ def find_suite(name_or_path: str) -> Path:
     )
 
 
+#: Largest suite file read (suites are data descriptions, their rows live in datasets).
+MAX_SUITE_BYTES = 16 << 20
+
+
 def load_suite(name_or_path: str | Path) -> Suite:
-    """Find, read and check a suite file."""
+    """Find, read and check a suite file.
+
+    A file over :data:`MAX_SUITE_BYTES`, not UTF-8, not TOML or nested deeper than the
+    parser's recursion limit is refused with one line naming the file.
+    """
     path = find_suite(str(name_or_path))
     shown = str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SUITE_BYTES + 1)
     except OSError as exc:
         raise SuiteError(shown, f"cannot read the file: {exc}") from None
+    if len(raw) > MAX_SUITE_BYTES:
+        raise SuiteError(
+            shown, f"larger than {MAX_SUITE_BYTES >> 20} MiB; a suite file describes tasks"
+        )
     try:
         data = tomllib.loads(raw.decode("utf-8"))
+        return parse_suite(
+            data,
+            source=shown,
+            base_dir=path.resolve().parent,
+            sha256=hashlib.sha256(raw).hexdigest(),
+        )
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SuiteError(shown, f"not valid TOML: {exc}") from None
-    return parse_suite(
-        data, source=shown, base_dir=path.resolve().parent, sha256=hashlib.sha256(raw).hexdigest()
-    )
+        raise SuiteError(shown, f"not valid TOML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise SuiteError(shown, "arrays or tables nested too deeply to read") from None
 
 
 # -- checking ----------------------------------------------------------------------------------
@@ -374,12 +392,12 @@ class _Reader:
 
     def num(self, key: str, default: Any, *, minimum: float = 0.0, strict: bool = False) -> Any:
         def ok(v: Any) -> bool:
-            if not isinstance(v, int | float) or isinstance(v, bool):
-                return False
+            if not isinstance(v, int | float) or isinstance(v, bool) or not abs(v) <= 1e9:
+                return False  # TOML's nan and inf, or a size no setting needs
             return v > minimum if strict else v >= minimum
 
         op = ">" if strict else ">="
-        value = self.get(key, ok, f"a number {op} {minimum:g}", default)
+        value = self.get(key, ok, f"a finite number {op} {minimum:g} (at most 1e9)", default)
         return float(value) if value is not None else None
 
     def strs(self, key: str, default: Any = ()) -> Any:
