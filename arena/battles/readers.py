@@ -37,10 +37,12 @@ from arena.errors import BattleFileError, UserError
 __all__ = [
     "FORMATS",
     "ColumnMap",
+    "RawTable",
     "detect_format",
     "from_frame",
     "input_fingerprint",
     "read_battles",
+    "read_table",
 ]
 
 #: File formats :func:`read_battles` understands.
@@ -1345,6 +1347,56 @@ def _read_one(
     if chosen == "paircounts":
         return _pair_count_battles(frame, src, cols)
     return _battles(frame, src, cols, outcome_map, style)
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A battle file's rows as read, before any conversion or check (see :func:`read_table`).
+
+    Attributes
+    ----------
+    frame:
+        One record per row (pair-count files: ``wins_a``/``wins_b`` instead of ``winner``).
+    format:
+        The format the file was read as (one of :data:`FORMATS`).
+    rows:
+        How :meth:`row_number` numbers rows, for messages.
+    line_numbers:
+        JSON Lines: the file line of each record (blank lines are skipped), else None.
+    """
+
+    frame: pd.DataFrame
+    format: str
+    rows: str
+    line_numbers: tuple[int, ...] | None = None
+
+    def row_number(self, index: int) -> int:
+        """The number a user finds 0-based record ``index`` under (line or row from 1)."""
+        return index + 1 if self.line_numbers is None else self.line_numbers[index]
+
+
+def read_table(path: str | Path, fmt: str | None = None) -> RawTable:
+    """Read one battle file's rows without converting them, for callers that check rows.
+
+    ``arena db import`` uses it to skip bad rows with a reason instead of refusing the
+    file; :func:`from_frame` then converts what is left. Formats and ``fmt`` are as for
+    :func:`read_battles`; an unreadable file raises :class:`BattleFileError`.
+    """
+    path = Path(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise UserError(f"unknown battle file format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    detected = detect_format(path)
+    chosen = fmt or detected
+    _check_claim(path, chosen, detected)
+    if chosen == "fastchat":
+        frame, src = _read_fastchat(path)
+        return RawTable(frame, chosen, src.rows, src.line_numbers)
+    if chosen == "parquet":
+        return RawTable(_read_parquet(path, ColumnMap()), chosen, _TABLE_ROWS)
+    frame = _read_csv(path)
+    if _is_pair_counts(frame, "winner"):
+        chosen = "paircounts"
+    return RawTable(frame, chosen, _CSV_ROWS)
 
 
 def read_battles(

@@ -44,10 +44,12 @@ __all__ = [
     "OUTCOMES",
     "Base",
     "Battle",
+    "BattleImport",
     "BattleStatus",
     "Conversation",
     "EvalResult",
     "EvalRun",
+    "ImportedBattle",
     "JudgeBattle",
     "Model",
     "Vote",
@@ -307,3 +309,64 @@ class JudgeBattle(Base):
     question_id: Mapped[str | None] = mapped_column(String(200))
     turn: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     tstamp: Mapped[float | None] = mapped_column(Float)
+
+
+class BattleImport(Base):
+    """One battle file loaded by ``arena db import``: its source name, content hash, tallies.
+
+    ``(source, file_sha256)`` is unique, so importing the same file again adds nothing;
+    ``data_sha256`` hashes the battles themselves, so the same battles in another file
+    (another format, another row order) are recognised too.
+    ``skipped`` maps each reason a row was left out to ``{"rows": n, "first": [row, ...]}``
+    (row numbers as the file's reader counts them). Rows are never updated once written
+    (the migration installs triggers that refuse it); ``arena db import --remove`` deletes
+    a whole source.
+    """
+
+    __tablename__ = "battle_imports"
+    __table_args__ = (UniqueConstraint("source", "file_sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    file_name: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    data_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    file_format: Mapped[str] = mapped_column(String(32))
+    n_battles: Mapped[int] = mapped_column(Integer)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    n_skipped: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    skipped: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    imported_at: Mapped[datetime] = mapped_column(
+        Timestamp, default=utcnow, server_default=func.now()
+    )
+
+
+class ImportedBattle(Base):
+    """Imported battles, stored as counts: ``count`` battles of one pair with one outcome.
+
+    Public logs and pair counts only feed the ratings, which depend on how often each
+    ordered pair got each outcome (and, for the filters, whether the battle was
+    anonymous and its language), so a file is stored one row per distinct ``(model_a,
+    model_b, outcome, anony, language)``: the 1.67 M Chatbot Arena battles are 13,621 rows.
+    Model names are plain text, not :class:`Model` rows: imported models are never sampled
+    for battles, and no battle or vote of the web app can point at these rows. ``anony``
+    is NULL when the file does not say (pair counts).
+    """
+
+    __tablename__ = "imported_battles"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({_sql_in(OUTCOMES)})", name="outcome"),
+        CheckConstraint("count > 0", name="count_positive"),
+        CheckConstraint("model_a <> model_b", name="distinct_models"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("battle_imports.id", ondelete="CASCADE"), index=True
+    )
+    model_a: Mapped[str] = mapped_column(String(200))
+    model_b: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer)
+    anony: Mapped[bool | None] = mapped_column(Boolean)
+    language: Mapped[str | None] = mapped_column(String(64))

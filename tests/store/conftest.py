@@ -80,7 +80,7 @@ def _empty_tables(url: str) -> None:
         conn.execute("SET lock_timeout = '10s'")
         conn.execute(
             "TRUNCATE judge_battles, eval_results, eval_runs, votes, battles, conversations, "
-            "voters, models RESTART IDENTITY CASCADE"
+            "voters, models, imported_battles, battle_imports RESTART IDENTITY CASCADE"
         )
 
 

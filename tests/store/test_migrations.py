@@ -20,7 +20,8 @@ from .conftest import BACKENDS
 
 VOTE_TABLES = {"models", "conversations", "voters", "battles", "votes"}
 EVAL_TABLES = {"eval_runs", "eval_results", "judge_battles"}
-TABLES = VOTE_TABLES | EVAL_TABLES | {VERSION_TABLE, "rate_limits"}
+IMPORT_TABLES = {"battle_imports", "imported_battles"}
+TABLES = VOTE_TABLES | EVAL_TABLES | IMPORT_TABLES | {VERSION_TABLE, "rate_limits"}
 HEAD = head_revision()  # (each migration has its own up-and-down test)
 
 
