@@ -7,17 +7,23 @@ Loading
     use, or in the background with :meth:`load_async` (the web app shows the page at once).
 
 Generation
-    ``model.generate`` runs in a worker thread and feeds a ``TextIteratorStreamer``; chunks
-    pass through a :class:`~arena.backends.base.StopFilter`, and generation is cancelled when
-    a stop sequence appears or the consumer stops reading. Greedy at temperature 0; otherwise
-    sampled by a logits processor with its own seeded ``torch.Generator``, so a seed gives the
-    same answer whatever other threads do with torch's global random state.
+    The ``repetition_penalty`` and ``no_repeat_ngram_size`` options (the repetition guard of
+    small models) go into the generation config. ``model.generate`` runs in a worker thread
+    and feeds a ``TextIteratorStreamer``; chunks pass through a
+    :class:`~arena.backends.base.StopFilter`, and generation is cancelled when a stop
+    sequence appears or the consumer stops reading. The answer is an :class:`AnswerStream`,
+    which counts the generated tokens and says how the answer ended (stop, eos, length).
+    Greedy at temperature 0; otherwise sampled by a logits processor with its own seeded
+    ``torch.Generator``, so a seed gives the same answer whatever other threads do with
+    torch's global random state.
 
 Prompts
     With a chat template (``chat_template``), the tokenizer's template renders the
     conversation. Without one (base models), ``prompt_format`` writes it: ``user_assistant``
-    gives ``User: ...`` / ``Assistant: ...`` lines ending in ``Assistant:``, and adds the stop
-    sequence ``"\nUser:"``; ``plain`` sends the last user turn alone. Plain prompts
+    gives the ``preamble`` (an instruction and example exchanges), then ``User: ...`` /
+    ``Assistant: ...`` lines ending in ``Assistant:``, and adds the stop sequences
+    :data:`ROLE_MARKERS` (``User:``, ``Assistant:``), so the answer ends wherever the model
+    starts another turn; ``plain`` sends the last user turn alone. Plain prompts
     (:meth:`complete`) and the user_assistant/plain formats get the tokenizer's BOS token
     when its default encoding adds one (Gemma does, SmolLM2 does not).
 
@@ -79,21 +85,62 @@ from arena.backends.base import (
     Message,
     ModelInfo,
     SamplingParams,
+    StopFilter,
     filter_stream,
 )
 from arena.backends.config import ModelConfig
 from arena.backends.errors import BackendError, MissingDependency
 from arena.backends.options import TransformersOptions
 
-__all__ = ["TransformersBackend", "resolve_device", "resolve_dtype"]
+__all__ = ["ROLE_MARKERS", "AnswerStream", "TransformersBackend", "resolve_device", "resolve_dtype"]
 
-#: End-of-turn tokens of common chat templates; generation also stops on them in chat mode.
-_END_OF_TURN = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>", "<|endoftext|>")
+#: End-of-turn tokens of common chat templates, and their start-of-turn tokens (a model that
+#: opens a new turn has finished its own); generation also stops on them in chat mode.
+_END_OF_TURN = (
+    "<|im_end|>",
+    "<end_of_turn>",
+    "<|eot_id|>",
+    "<|end|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<start_of_turn>",
+    "<|start_header_id|>",
+)
+#: Turn labels of the ``user_assistant`` format. An answer ends where the model writes one,
+#: wherever in its text: a base model that goes on with the transcript (a new "User:" turn,
+#: or the question again followed by "Assistant:") has finished its own answer by then.
+ROLE_MARKERS = ("User:", "Assistant:")
 #: Most logits (batch x kept positions x vocabulary) one scoring forward pass may produce.
 _MAX_LOGITS = 1 << 27
 
 
 _CONVERT_LOCK = threading.Lock()
+#: Held around every ``from_pretrained`` of a model. transformers builds a model inside
+#: context managers that patch process-wide state for the duration of the call (5.x:
+#: ``PreTrainedModel.tie_weights`` replaced by a no-op, torch's default dtype, the
+#: ``torch.nn.init`` functions, registered class patches). Two overlapping calls restore
+#: that state in the wrong order: the later one puts back the no-op it saw, so from then on
+#: no model of the process ties its output embeddings, and a tied ``lm_head`` stays on the
+#: meta device ("lm_head.weight | MISSING", then "Cannot copy out of meta tensor"). The web
+#: app loads its models in parallel threads, so every model load takes this lock.
+_FROM_PRETRAINED_LOCK = threading.RLock()
+
+
+class _IncompleteModel(RuntimeError):
+    """A loaded model has weights that were never filled in (left on the meta device)."""
+
+
+def _check_complete(model: Any, where: str) -> None:
+    """Raise :class:`_IncompleteModel` unless every parameter and buffer of ``model`` has data.
+
+    ``from_pretrained`` only warns when checkpoint keys are missing (and leaves those weights
+    on the meta device or randomly initialised); a model that is served or cached must be whole.
+    """
+    missing = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        shown = ", ".join(missing[:5]) + more
+        raise _IncompleteModel(f"{where}: weights without data after loading: {shown}")
 
 
 @contextlib.contextmanager
@@ -184,6 +231,83 @@ class _Cancelled(StoppingCriteria):
         return done.to(input_ids.device)  # type: ignore[return-value]
 
 
+class _CountingStreamer(TextIteratorStreamer):
+    """A text streamer that also counts the generated tokens and remembers the last one."""
+
+    def __init__(self, tokenizer: Any):
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self.new_tokens = 0
+        self.last_token: int | None = None
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.next_tokens_are_prompt:
+            flat = value.reshape(-1)
+            self.new_tokens += int(flat.numel())
+            if flat.numel():
+                self.last_token = int(flat[-1].item())
+        super().put(value)  # type: ignore[no-untyped-call]
+
+
+class AnswerStream(Iterator[str]):
+    """The text chunks of one answer, and once it is read, how it ended and its length.
+
+    Attributes
+    ----------
+    new_tokens:
+        Tokens the model generated so far (at most the request's ``max_new_tokens``; a stop
+        sequence can end the answer a token or two before generation notices).
+    finish_reason:
+        None while the answer is being read; then ``"stop"`` (a stop sequence or role
+        marker ended it), ``"eos"`` (the model's end-of-sequence or end-of-turn token),
+        ``"length"`` (the ``max_new_tokens`` cap) or ``"closed"`` (the reader stopped early).
+    """
+
+    def __init__(
+        self,
+        chunks: Iterator[str],
+        streamer: _CountingStreamer,
+        stops: StopFilter,
+        max_new_tokens: int,
+        eos_ids: Sequence[int],
+    ):
+        self._chunks = chunks
+        self._streamer = streamer
+        self._stops = stops
+        self._max_new_tokens = max_new_tokens
+        self._eos_ids = frozenset(eos_ids)
+        self.finish_reason: str | None = None
+
+    @property
+    def new_tokens(self) -> int:
+        return self._streamer.new_tokens
+
+    def __iter__(self) -> AnswerStream:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            if self.finish_reason is None:
+                self.finish_reason = self._reason()
+            raise
+
+    def _reason(self) -> str:
+        if self._stops.stopped:
+            return "stop"
+        if self._streamer.last_token in self._eos_ids:
+            return "eos"
+        return "length" if self.new_tokens >= self._max_new_tokens else "eos"
+
+    def close(self) -> None:
+        """Stop generating (the reader went away); what was read stays valid."""
+        if self.finish_reason is None:
+            self.finish_reason = "closed"
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
 class _SeededSampler(LogitsProcessor):
     """Draws the next token (temperature, top-p) with a private generator; greedy then picks it.
 
@@ -267,9 +391,11 @@ class TransformersBackend(BaseBackend):
 
     def _load_directory(self, directory: Path, dtype: torch.dtype) -> tuple[Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(directory), dtype=dtype, local_files_only=True
-        )
+        with _FROM_PRETRAINED_LOCK:
+            model = AutoModelForCausalLM.from_pretrained(
+                str(directory), dtype=dtype, local_files_only=True
+            )
+        _check_complete(model, str(directory))
         return model, tokenizer
 
     def _convert_gguf(self, source: WeightsSource, source_dir: Path | None) -> tuple[Any, Any]:
@@ -282,13 +408,15 @@ class TransformersBackend(BaseBackend):
             tokenizer = AutoTokenizer.from_pretrained(
                 str(directory), gguf_file=source.gguf_file, local_files_only=True
             )
-            model = AutoModelForCausalLM.from_pretrained(
-                str(directory),
-                gguf_file=source.gguf_file,
-                dtype=torch.float32,
-                local_files_only=True,
-                **_dequantize_kwargs(),
-            )
+            with _FROM_PRETRAINED_LOCK:
+                model = AutoModelForCausalLM.from_pretrained(
+                    str(directory),
+                    gguf_file=source.gguf_file,
+                    dtype=torch.float32,
+                    local_files_only=True,
+                    **_dequantize_kwargs(),
+                )
+        _check_complete(model, source.label)
         if getattr(model, "hf_quantizer", None) is not None:
             setattr(model, "hf_quantizer", None)  # noqa: B010 (typed as a module attribute)
         if hasattr(model.config, "quantization_config"):
@@ -305,8 +433,15 @@ class TransformersBackend(BaseBackend):
         self.cache_path = entry
         meta = read_cache_meta(entry)
         if meta is not None and meta.get("weights_sha256") == source.sha256:
-            self.loaded_from_cache = True
-            return self._load_directory(entry, dtype)
+            try:
+                # float32 as saved (the dtype is applied after): loading at another dtype
+                # would change torch's process-wide default dtype while other threads run.
+                loaded = self._load_directory(entry, torch.float32)
+            except Exception as exc:  # a damaged entry (truncated, edited, half-deleted)
+                self._discard_entry(entry, exc)
+            else:
+                self.loaded_from_cache = True
+                return loaded
         self.loaded_from_cache = False
         work = entry.parent / f".{entry.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
@@ -351,6 +486,21 @@ class TransformersBackend(BaseBackend):
         # OSError here: another process finished first; its entry is as good as ours.
         with contextlib.suppress(OSError):
             os.rename(saved, entry)
+
+    def _discard_entry(self, entry: Path, exc: Exception) -> None:
+        """Move a cache entry that does not load out of the way, so it is converted again."""
+        warnings.warn(
+            f"model '{self._info.name}': the cached model {entry} does not load "
+            f"({type(exc).__name__}: {exc}); converting the GGUF again",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        trash = entry.parent / f".{entry.name}.broken-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(entry, trash)  # atomic: no other process reads it half-deleted
+        except OSError:
+            return  # gone already (another process rebuilt it), or not ours to move
+        shutil.rmtree(trash, ignore_errors=True)
 
     def _cache_warning(self, entry: Path, exc: OSError) -> None:
         warnings.warn(
@@ -424,9 +574,9 @@ class TransformersBackend(BaseBackend):
     def prompt_ids(self, prompt: str | Sequence[Message]) -> tuple[list[int], tuple[str, ...]]:
         r"""Token ids fed to the model for a plain prompt or a conversation.
 
-        Returns the ids and the stop sequences the prompt format implies (``"\nUser:"``
-        for ``user_assistant``); what :meth:`complete` and :meth:`generate` use, exposed for
-        callers that batch generation themselves.
+        Returns the ids and the stop sequences the prompt format implies
+        (:data:`ROLE_MARKERS` for ``user_assistant``); what :meth:`complete` and
+        :meth:`generate` use, exposed for callers that batch generation themselves.
         """
         self.load()
         if isinstance(prompt, str):
@@ -457,13 +607,16 @@ class TransformersBackend(BaseBackend):
             user = [m.content for m in messages if m.role == "user"]
             return (user[-1] if user else ""), ()
         parts: list[str] = []
+        if self._opts.preamble.strip():
+            parts.append(f"{self._opts.preamble.strip()}\n\n")
         for m in messages:
             if m.role == "system":
-                parts.append(f"{m.content}\n\n")
+                parts.append(f"{m.content.strip()}\n\n")
+            elif m.role == "user":
+                parts.append(f"User: {m.content.strip()}\n")
             else:
-                label = "User" if m.role == "user" else "Assistant"
-                parts.append(f"{label}: {m.content}\n")
-        return "".join(parts) + "Assistant:", ("\nUser:",)
+                parts.append(f"Assistant: {m.content.strip()}\n\n")
+        return "".join(parts) + "Assistant:", ROLE_MARKERS
 
     # -- generation -------------------------------------------------------------------------
 
@@ -490,13 +643,18 @@ class TransformersBackend(BaseBackend):
                 operation,
                 f"the prompt has {len(ids)} tokens, the model's context only {self._max_length}",
             )
-        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        streamer = _CountingStreamer(self._tokenizer)
         cancel = threading.Event()
+        max_new_tokens = min(params.max_new_tokens, room)
         config = GenerationConfig(  # type: ignore[no-untyped-call]
-            max_new_tokens=min(params.max_new_tokens, room),
+            max_new_tokens=max_new_tokens,
             do_sample=False,
             eos_token_id=self._eos_ids or None,
             pad_token_id=self._pad_id,
+            # The repetition guard runs before the sampler (transformers applies the
+            # generation config's processors first, then the custom ones).
+            repetition_penalty=self._opts.repetition_penalty,
+            no_repeat_ngram_size=self._opts.no_repeat_ngram_size,
         )
         processors = LogitsProcessorList()
         if not params.greedy:
@@ -537,7 +695,11 @@ class TransformersBackend(BaseBackend):
                 cancel.set()
                 thread.join()
 
-        return filter_stream(chunks(), (*params.stop, *self._opts.stop, *implied))
+        # A transcript format's answer is what stands between "Assistant:" and the next role
+        # marker, without the blank lines around it.
+        stops = StopFilter((*params.stop, *self._opts.stop, *implied))
+        text = filter_stream(chunks(), stops, strip=bool(implied))
+        return AnswerStream(text, streamer, stops, max_new_tokens, self._eos_ids)
 
     # -- log-likelihood -----------------------------------------------------------------------
 

@@ -403,22 +403,63 @@ def apply_stop(text: str, stop: Iterable[str]) -> str:
     return f.push(text) + f.flush()
 
 
-def filter_stream(chunks: Iterable[str], stop: Iterable[str]) -> Iterator[str]:
+class _Strip:
+    """Drop the whitespace around a streamed text: leading at once, trailing at the end.
+
+    Trailing whitespace of a chunk is held back until non-whitespace follows it, so what was
+    emitted is always the stripped text so far.
+    """
+
+    def __init__(self) -> None:
+        self._started = False
+        self._held = ""
+
+    def push(self, text: str) -> str:
+        if not self._started:
+            text = text.lstrip()
+            if not text:
+                return ""
+            self._started = True
+        body = text.rstrip()
+        if not body:
+            self._held += text
+            return ""
+        out = self._held + body
+        self._held = text[len(body) :]
+        return out
+
+
+def filter_stream(
+    chunks: Iterable[str],
+    stop: Iterable[str] | StopFilter,
+    *,
+    strip: bool = False,
+) -> Iterator[str]:
     """Yield the non-empty chunks of ``chunks`` with stop sequences applied.
 
     Stops consuming ``chunks`` at the first stop sequence and closes it (when it is a
-    generator), so the producer can stop working too.
+    generator), so the producer can stop working too. A stop sequence ends the answer
+    wherever it appears: inside a chunk, across chunks, mid-line. With ``strip``, the
+    whitespace at the start and at the end of the answer is dropped too (the separators of
+    a transcript format such as ``Assistant: ...`` followed by a blank line and ``User:``).
+    ``stop`` may be a :class:`StopFilter`, whose ``stopped`` then tells the caller afterwards
+    whether a stop sequence ended the answer.
     """
-    f = StopFilter(stop)
+    f = stop if isinstance(stop, StopFilter) else StopFilter(stop)
+    trim = _Strip() if strip else None
     iterator = iter(chunks)
     try:
         for chunk in iterator:
             out = f.push(chunk)
+            if trim is not None:
+                out = trim.push(out)
             if out:
                 yield out
             if f.stopped:
                 return
         tail = f.flush()
+        if trim is not None:
+            tail = trim.push(tail)
         if tail:
             yield tail
     finally:

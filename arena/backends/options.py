@@ -224,8 +224,9 @@ class TransformersOptions:
         ``Assistant:``, anywhere in its text) or ``"plain"`` (the last user turn as it is).
     preamble:
         Text written before the conversation in the ``user_assistant`` format (unused with
-        a chat template): what the assistant is and a few example exchanges in the same format. A base model then
-        answers the last turn as an assistant instead of echoing or continuing it.
+        a chat template): what the assistant is and a few example exchanges in the same
+        format. A base model then answers the last turn as an assistant instead of echoing
+        or continuing it.
     stop:
         Stop sequences always applied, besides those of each request.
     repetition_penalty:

@@ -93,3 +93,56 @@ def test_streamed_result_equals_cutting_the_whole_text(
     chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
     expected = min((text.find(s) for s in stops if s in text), default=len(text))
     assert "".join(filter_stream(chunks, stops)) == text[:expected]
+
+
+ROLES_STOPS = ("User:", "Assistant:")
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        # the echo Gemma 3 270M produced: the question again, then a new "Assistant:" turn
+        ([" Write a haiku", " about autumn\nAssis", "tant: Write"], "Write a haiku about autumn"),
+        # a marker in the middle of a line, split across chunks
+        (["Paris is the capital. Us", "er: and Rome?"], "Paris is the capital."),
+        # at the very start: an empty answer, never the marker itself
+        (["User: hi"], ""),
+        # the transcript's separators around the answer are not part of it
+        (["  Apple.", "\n", "\n", "User: and"], "Apple."),
+    ],
+)
+def test_role_markers_end_the_answer_wherever_they_appear(
+    chunks: list[str], expected: str
+) -> None:
+    out = list(filter_stream(chunks, ROLES_STOPS, strip=True))
+    assert "".join(out) == expected
+    assert all(out) and not any(m in "".join(out) for m in ROLES_STOPS)
+
+
+def test_strip_keeps_inner_whitespace_and_holds_back_only_the_tail() -> None:
+    chunks = ["\n def f():", "\n", "    return 1", "\n\n", "\n"]
+    out = list(filter_stream(chunks, (), strip=True))
+    assert out == ["def f():", "\n    return 1"]
+    # without strip nothing changes
+    assert "".join(filter_stream(chunks, ())) == "".join(chunks)
+
+
+def test_filter_stream_reports_whether_a_stop_ended_it() -> None:
+    stops = StopFilter(["END"])
+    assert "".join(filter_stream(["a", "bEN", "Dc"], stops)) == "ab"
+    assert stops.stopped
+    other = StopFilter(["END"])
+    assert "".join(filter_stream(["a", "b"], other)) == "ab"
+    assert not other.stopped
+
+
+@given(
+    text=st.text(alphabet="ab \nUs:r", max_size=40),
+    cuts=st.lists(st.integers(0, 40), max_size=8),
+)
+def test_stripped_stream_equals_stripping_the_cut_text(text: str, cuts: list[int]) -> None:
+    bounds = sorted({0, len(text), *(c for c in cuts if c <= len(text))})
+    chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
+    expected = apply_stop(text, ROLES_STOPS).strip()
+    out = list(filter_stream(chunks, ROLES_STOPS, strip=True))
+    assert "".join(out) == expected and all(out)

