@@ -24,6 +24,12 @@ examples:
       --outcomes left=model_a,right=model_b,tie=tie
   arena leaderboard battles.jsonl --method elo --ci bootstrap --format md
   arena leaderboard battles.jsonl --style-control --plot ratings.png
+  arena leaderboard --database sqlite:///data/arena.db --source all   # live + imported
+
+--database URL rates what the web app's Leaderboard page rates: the anonymous live votes
+without identity leaks (--source live), the battles loaded by `arena db import`
+(--source imported), or both together (--source all), which puts the live models on the
+public scale when a model links them; the command says when none does.
 """
 
 
@@ -109,9 +115,22 @@ def _finite(text: str) -> float:
 
 def _add_input_arguments(p: argparse.ArgumentParser) -> None:
     from arena.battles.readers import FORMATS
+    from arena.battles.sources import SOURCE_CHOICES
+    from arena.cli.db import add_database_argument
 
     p.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="battle files (several are concatenated)"
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="battle files (several are concatenated); or none, with --database",
+    )
+    add_database_argument(p)
+    p.add_argument(
+        "--source",
+        choices=SOURCE_CHOICES,
+        default=None,
+        help="with --database: live votes, imported battles (arena db import) or all "
+        "(default: all)",
     )
     p.add_argument("--input-format", choices=FORMATS, help="override format detection")
     p.add_argument(
@@ -225,6 +244,7 @@ def register(sub: Any) -> None:
     o.add_argument(
         "--heatmap", type=Path, metavar="PATH.png", help="also draw the pairwise win-rate heatmap"
     )
+    _add_heatmap_top(o)
     o.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     p.set_defaults(func=run_leaderboard)
 
@@ -249,25 +269,95 @@ def register(sub: Any) -> None:
     )
     q.add_argument("--output", type=Path, metavar="PATH")
     q.add_argument("--heatmap", type=Path, metavar="PATH.png", help="also draw it as a heatmap")
+    _add_heatmap_top(q)
     q.set_defaults(func=run_matrix)
+
+
+#: The heatmap PNG shows the best rated models only, like the web page.
+HEATMAP_TOP = 15
+
+
+def _add_heatmap_top(group: Any) -> None:
+    group.add_argument(
+        "--heatmap-top",
+        type=_non_negative_int,
+        default=HEATMAP_TOP,
+        metavar="N",
+        help=f"the heatmap shows the N best rated models (default: {HEATMAP_TOP}, as on the "
+        "web page; 0: all)",
+    )
+
+
+def _top(matrix: Any, n: int) -> Any:
+    """The first ``n`` rows and columns of a model-ordered matrix (all when ``n`` is 0)."""
+    if n <= 0 or n >= len(matrix.index):
+        return matrix
+    keep = list(matrix.index[:n])
+    return matrix.loc[keep, [c for c in matrix.columns if c in set(keep)]]
+
+
+def _database_battles(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """What the web app's Leaderboard page rates, from the store; and a bridging warning."""
+    from arena.battles.sources import combine_sources
+    from arena.store.engine import make_sessionmaker, open_engine
+    from arena.store.export import votes_battles
+    from arena.store.imports import imported_battles
+
+    if args.inputs:
+        raise UserError("give battle files or --database, not both")
+    if getattr(args, "style_control", False):
+        raise UserError(
+            "--style-control needs the answers, which --database does not read: export the "
+            "votes with `arena votes --output votes.jsonl` and rate that file"
+        )
+    source = args.source or "all"
+    engine = open_engine(args.database)
+    try:
+        with make_sessionmaker(engine, read_only=True)() as session:
+            live = None
+            if source != "imported":  # anonymous votes without identity leaks, as the page
+                votes = votes_battles(session)
+                if len(votes):
+                    anonymous = votes.meta["anony"].to_numpy(bool)
+                    live = votes.take(anonymous) if anonymous.any() else None
+            imported = imported_battles(session) if source != "live" else None
+    finally:
+        engine.dispose()
+    check = combine_sources(live, imported)
+    if check.battles is None:
+        what = {"live": "live votes", "imported": "imported battles", "all": "votes"}[source]
+        raise UserError(
+            f"the database has no {what} to rate"
+            + (" (arena db import FILE --source NAME loads some)" if source != "live" else "")
+        )
+    return check.battles, check.message()
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, str]], dict[str, Any]]:
     from arena.battles.filters import FilterSpec, apply_filters, parse_date
     from arena.battles.readers import ColumnMap, input_fingerprint, read_battles
 
+    if args.source is not None and args.database is None:
+        raise UserError("--source chooses among the database's battles: add --database URL")
+    if args.database is not None:
+        battles, unlinked = _database_battles(args)
+        if unlinked is not None and not getattr(args, "quiet", False):
+            print(f"arena: warning: {unlinked}", file=sys.stderr)
+    elif not args.inputs:
+        raise UserError("no battle files given: name one or more INPUT files, or --database URL")
     for path in args.inputs:
         if not Path(path).is_file():
             raise UserError(f"{path}: no such file")
     columns = ColumnMap.from_mapping(args.columns) if args.columns else None
-    battles = read_battles(
-        [Path(p) for p in args.inputs],
-        fmt=args.input_format,
-        columns=columns,
-        outcome_map=args.outcomes,
-        style=bool(getattr(args, "style_control", False)),
-        max_decompressed=args.max_decompressed,
-    )
+    if args.database is None:
+        battles = read_battles(
+            [Path(p) for p in args.inputs],
+            fmt=args.input_format,
+            columns=columns,
+            outcome_map=args.outcomes,
+            style=bool(getattr(args, "style_control", False)),
+            max_decompressed=args.max_decompressed,
+        )
     spec = FilterSpec(
         category=args.category,
         language=args.language,
@@ -278,7 +368,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, str]], dict[str
         min_battles=args.min_battles,
         dedup_prompts=args.dedup_prompts,
     )
-    source = ", ".join(args.inputs)
+    source = ", ".join(args.inputs) or "the database"
     battles = apply_filters(battles, spec, source=source)
     filters = {
         "category": args.category,
@@ -291,6 +381,11 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, str]], dict[str
         "dedup_prompts": args.dedup_prompts,
     }
     inputs = [input_fingerprint(Path(p)) for p in args.inputs]
+    if args.database is not None:
+        from arena.store.engine import database_url, display_url
+
+        filters["database"] = display_url(database_url(args.database))
+        filters["source"] = args.source or "all"
     return battles, inputs, {k: v for k, v in filters.items() if v not in (None, False, [], 0)}
 
 
@@ -364,11 +459,20 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         from arena.report.plots import plot_heatmap
 
         order = list(lb.table["model"])
+        matrix = _top(win_rate_matrix(battles, order=order), args.heatmap_top)
+        shown = "" if len(matrix) == lb.n_models else f", top {len(matrix)} of {lb.n_models}"
         plot_heatmap(
-            win_rate_matrix(battles, order=order),
+            matrix,
             args.heatmap,
-            title=f"Win rate (row vs column), {lb.n_battles:,} battles",
+            title=f"Win rate (row vs column), {lb.n_battles:,} battles{shown}",
+            center=0.5,
+            vmin=0.0,
+            vmax=1.0,
         )
+    if not args.quiet:
+        from arena.report.notes import rank_note
+
+        print(f"arena: note: {rank_note(lb, noun='battles')}", file=sys.stderr)
     if args.output is not None and not args.quiet:
         print(
             f"arena: wrote {lb.n_models} models, {lb.n_battles:,} battles to {args.output}",
@@ -409,10 +513,17 @@ def run_matrix(args: argparse.Namespace) -> int:
             "counts": "Battles",
             "predicted": "Predicted win probability",
         }
+        top = _top(matrix, args.heatmap_top)
+        shown = "" if len(top) == len(matrix) else f" (top {len(top)} of {len(matrix)})"
+        rates = args.kind != "counts"  # win rates and probabilities: 0..1 around 0.5
         plot_heatmap(
-            matrix,
+            top,
             args.heatmap,
-            title=titles[args.kind],
-            fmt=".0f" if args.kind == "counts" else ".2f",
+            title=titles[args.kind] + shown,
+            fmt=".2f" if rates else ".0f",
+            center=0.5 if rates else None,
+            vmin=0.0 if rates else None,
+            vmax=1.0 if rates else None,
+            cmap="RdBu" if rates else "Blues",
         )
     return 0

@@ -10,7 +10,20 @@ admin change. Only the first view after start-up can find no snapshot (``None``)
 caller may wait for it.
 
 The style-controlled board needs every answer (style features are per vote), so it is
-read vote by vote in chunks, in its own background thread and with a longer TTL.
+read vote by vote in chunks, in its own background thread and with a longer TTL. Below
+:func:`arena.report.notes.style_control_minimum` votes it is not fitted at all: the page
+says why instead of showing scores the style terms alone can explain.
+
+Battles imported with ``arena db import`` (public logs and pair counts) are read as
+counts with the live votes, and every board exists for three sources (the page's source
+switch, :data:`arena.battles.sources.SOURCE_CHOICES`): live votes only, imported battles
+only, and both, where :func:`arena.battles.sources.combine_sources` says when no model
+bridges the live models to the imported ones. Imported battles carry no category and no
+answers: the category boards and the style-controlled board are of live votes.
+
+A vote recorded by this process (:meth:`LiveLeaderboard.note_vote`) makes a board with
+no votes stale at once: the first page view after the first votes waits for the refresh
+instead of saying "No votes yet" until the TTL runs out.
 
 Only anonymous votes count, and votes with an identity leak are left out (LMArena's
 rules). Every table, chart and download uses public names: preview models appear under
@@ -31,12 +44,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from arena.battles.sources import SOURCE_CHOICES, combine_sources
 from arena.battles.style import STYLE_FEATURES, features_for_texts
 from arena.battles.table import WINNER_LABELS, Battles
 from arena.errors import UserError
 from arena.leaderboard import compute_leaderboard
 from arena.ratings.matrices import win_rate_matrix
 from arena.records import Leaderboard
+from arena.report.notes import rank_note, style_control_refusal
 from arena.service.categories import categorize
 from arena.store import Model, list_models
 
@@ -118,7 +133,16 @@ class BoardView:
     computed_at:
         When it was computed (seconds since the epoch).
     message:
-        Why there is no leaderboard (no votes yet, one model only, ...), else None.
+        Why there is no leaderboard (no votes yet, one model only, too few votes for
+        style control, ...), else None.
+    source:
+        Which battles it rates: ``live``, ``imported`` or ``all``.
+    notes:
+        Plain-language notes to show under the table: how many votes, why ranks are
+        shared and roughly how many votes until they mean something, whether the live
+        models are on the imported battles' scale.
+    n_imported:
+        Of ``n_votes``, the imported battles.
     """
 
     category: str | None
@@ -129,6 +153,9 @@ class BoardView:
     n_votes: int
     computed_at: float
     message: str | None = None
+    source: str = "live"
+    notes: tuple[str, ...] = ()
+    n_imported: int = 0
     _cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
@@ -167,9 +194,20 @@ class BoardView:
             return self._cache[key]
 
 
-def _empty(category: str | None, style: bool, n_votes: int, message: str) -> BoardView:
+def _empty(
+    category: str | None, style: bool, n_votes: int, message: str, source: str = "live"
+) -> BoardView:
     table = pd.DataFrame({c: pd.Series(dtype=object) for c in DISPLAY_COLUMNS})
-    return BoardView(category, style, None, table, None, n_votes, time.time(), message)
+    return BoardView(
+        category, style, None, table, None, n_votes, time.time(), message, source=source
+    )
+
+
+_NO_VOTES = {
+    "live": "No votes yet: be the first to vote!",
+    "imported": "No imported battles: load public ones with `arena db import FILE --source NAME`.",
+    "all": "No votes yet and no imported battles.",
+}
 
 
 def _display_table(lb: Leaderboard, names: PublicNames, internal: pd.DataFrame) -> pd.DataFrame:
@@ -200,11 +238,24 @@ def build_board(
     *,
     category: str | None = None,
     style_control: bool = False,
+    source: str = "live",
+    imported: Battles | None = None,
 ) -> BoardView:
-    """Fit and package one leaderboard (public names) from battles with store names."""
-    n_votes = 0 if battles is None else battles.n_battles
-    if battles is None or n_votes == 0:
-        return _empty(category, style_control, 0, "No votes yet: be the first to vote!")
+    """Fit and package one leaderboard (public names) from battles with store names.
+
+    ``battles`` are the live votes; ``imported`` the imported battles rated with them
+    (``source`` says which of the two the board is of, for its messages and notes).
+    """
+    check = combine_sources(battles, imported)
+    n_votes = check.n_live + check.n_imported
+    if check.battles is None or n_votes == 0:
+        return _empty(category, style_control, 0, _NO_VOTES.get(source, _NO_VOTES["live"]), source)
+    if style_control and battles is not None:
+        refusal = style_control_refusal(n_votes, battles.n_models, len(STYLE_FEATURES))
+        if refusal is not None:
+            return _empty(category, style_control, n_votes, refusal, source)
+    notes = [] if check.message() is None else [names.relabel_text(str(check.message()))]
+    battles = check.battles
     filters: dict[str, Any] = {
         "category": category or "all",
         "anonymous_only": True,
@@ -215,7 +266,7 @@ def build_board(
             battles, method="bt", ci="sandwich", style_control=style_control, filters=filters
         )
     except UserError as error:
-        return _empty(category, style_control, n_votes, names.relabel_text(str(error)))
+        return _empty(category, style_control, n_votes, names.relabel_text(str(error)), source)
     internal = lb.table
     public_table = internal.assign(model=[names.of(m) for m in internal["model"]])
     public = dataclasses.replace(
@@ -224,6 +275,8 @@ def build_board(
     relabelled = dataclasses.replace(battles, models=tuple(names.of(m) for m in battles.models))
     order = list(public_table["model"][:HEATMAP_MODELS])
     winrate = win_rate_matrix(relabelled, order=order)
+    noun = "votes" if source == "live" else "battles"
+    notes.insert(0, rank_note(public, n_votes, noun=noun))
     return BoardView(
         category,
         style_control,
@@ -232,6 +285,9 @@ def build_board(
         winrate,
         n_votes,
         time.time(),
+        source=source,
+        notes=tuple(notes),
+        n_imported=check.n_imported,
     )
 
 
@@ -308,12 +364,21 @@ def _vote_counts(session: Session) -> pd.DataFrame:
     return vote_counts(session)
 
 
+def _imported(session: Session) -> Battles | None:
+    """The anonymous imported battles (None when there are none)."""
+    from arena.store.imports import imported_battles
+
+    return imported_battles(session)
+
+
 @dataclass
 class _Snapshot:
-    views: dict[str | None, BoardView]
+    views: dict[tuple[str, str | None], BoardView]
     categories: tuple[str, ...]
     taken_at: float
     version: int
+    n_live_votes: int = 0
+    votes_noted: int = 0  # LiveLeaderboard._votes_noted when the refresh started
 
 
 class LiveLeaderboard:
@@ -348,18 +413,29 @@ class LiveLeaderboard:
         self._stale = {"plain": False, "style": False}
         self._closed = False
         self._version = 0
+        self._votes_noted = 0  # votes recorded by this process (note_vote)
         self._start("plain")
 
     # -- reading ---------------------------------------------------------------------
 
     def board(
-        self, category: str | None = None, *, style_control: bool = False, wait: float = 0.0
+        self,
+        category: str | None = None,
+        *,
+        style_control: bool = False,
+        wait: float = 0.0,
+        source: str = "live",
     ) -> BoardView | None:
         """The newest board of ``category`` (None: all), or None if none is computed yet.
 
+        ``source`` is ``live``, ``imported`` or ``all`` (:data:`SOURCE_CHOICES`).
         Starts a background refresh when the snapshot is older than the TTL; waits up
-        to ``wait`` seconds for the first snapshot.
+        to ``wait`` seconds for the first snapshot, and for the refresh that follows the
+        first votes noted by :meth:`note_vote` while the board has none.
         """
+        if source not in SOURCE_CHOICES:
+            expected = ", ".join(SOURCE_CHOICES)
+            raise UserError(f"unknown source {source!r}; expected one of {expected}")
         kind = "style" if style_control else "plain"
         ready = self._style_ready if style_control else self._plain_ready
         self._maybe_refresh(kind)
@@ -369,10 +445,60 @@ class LiveLeaderboard:
             snapshot = self._style if style_control else self._plain
         if snapshot is None:
             return None
-        view = snapshot.views.get(category)
+        if wait > 0 and self._behind(snapshot):
+            snapshot = self._wait_for_newer(kind, snapshot, wait)
+        if style_control:
+            source = "live"  # imported battles carry no answers: style control is of live votes
+        view = snapshot.views.get((source, category))
+        if view is None and category is not None and source != "live":
+            return _empty(
+                category,
+                style_control,
+                0,
+                "Imported battles carry no category: choose the category All, or live votes.",
+                source,
+            )
         if view is None:
-            return _empty(category, style_control, 0, f"No votes in the category {category!r} yet.")
+            return _empty(
+                category, style_control, 0, f"No votes in the category {category!r} yet.", source
+            )
         return view
+
+    def note_vote(self) -> None:
+        """A vote was just recorded: a board that shows no votes is stale from now on."""
+        with self._lock:
+            self._votes_noted += 1
+            for kind, snapshot in (("plain", self._plain), ("style", self._style)):
+                if snapshot is not None and snapshot.n_live_votes == 0:
+                    self._stale[kind] = True
+
+    def _behind(self, snapshot: _Snapshot) -> bool:
+        """Whether votes were noted that the snapshot, showing none, cannot contain."""
+        with self._lock:
+            return snapshot.n_live_votes == 0 and snapshot.votes_noted < self._votes_noted
+
+    def _wait_for_newer(self, kind: str, snapshot: _Snapshot, wait: float) -> _Snapshot:
+        """Start a refresh and wait (up to ``wait`` s) for a snapshot newer than ``snapshot``."""
+        self._start(kind)
+        deadline = self._clock() + wait
+        step = 0.02
+        while True:
+            with self._lock:
+                newest = self._style if kind == "style" else self._plain
+            if newest is not None and newest.version != snapshot.version:
+                return newest
+            if self._clock() >= deadline:
+                return snapshot
+            time.sleep(step)
+
+    def has_imported(self) -> bool:
+        """Whether the newest snapshot has imported battles (the page shows the switch)."""
+        with self._lock:
+            snapshot = self._plain
+        if snapshot is None:
+            return False
+        view = snapshot.views.get(("imported", None))
+        return view is not None and view.n_votes > 0
 
     def categories(self) -> tuple[str, ...]:
         """Categories that have counted votes, in the newest snapshot."""
@@ -425,28 +551,39 @@ class LiveLeaderboard:
     def refresh(self, *, style_control: bool = False) -> None:
         """Recompute now, in the calling thread, and publish the new snapshot."""
         started = self._clock()
+        with self._lock:
+            noted = self._votes_noted
+        imported: Battles | None = None
         with self._sessions() as session:
             names = PublicNames.from_models(list_models(session))
             if style_control:
                 battles, row_categories = style_battles(session)
             else:
                 counts = _vote_counts(session)
-        views: dict[str | None, BoardView] = {}
+                imported = _imported(session)
+        views: dict[tuple[str, str | None], BoardView] = {}
         if style_control:
             cats = sorted(set(row_categories.tolist()))
-            views[None] = build_board(battles, names, style_control=True)
+            n_live = 0 if battles is None else battles.n_battles
+            views["live", None] = build_board(battles, names, style_control=True)
             for cat in cats:
                 sub = None if battles is None else battles.take(row_categories == cat)
-                views[cat] = build_board(sub, names, category=cat, style_control=True)
+                views["live", cat] = build_board(sub, names, category=cat, style_control=True)
         else:
             counted = counts[counts["anony"] & ~counts["identity_leak"]]
             cats = sorted({c for c in counted["category"] if isinstance(c, str)})
-            views[None] = build_board(count_battles(counts, None), names)
+            live_all = count_battles(counts, None)
+            n_live = 0 if live_all is None else live_all.n_battles
+            views["live", None] = build_board(live_all, names)
+            views["imported", None] = build_board(
+                None, names, source="imported", imported=imported
+            )
+            views["all", None] = build_board(live_all, names, source="all", imported=imported)
             for cat in cats:
-                views[cat] = build_board(count_battles(counts, cat), names, category=cat)
+                views["live", cat] = build_board(count_battles(counts, cat), names, category=cat)
         with self._lock:
             self._version += 1
-            snapshot = _Snapshot(views, tuple(cats), started, self._version)
+            snapshot = _Snapshot(views, tuple(cats), started, self._version, n_live, noted)
             if style_control:
                 self._style = snapshot
             else:

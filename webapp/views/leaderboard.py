@@ -1,4 +1,8 @@
-"""Leaderboard: Bradley–Terry ratings of the anonymous votes, by category, with style control."""
+"""Leaderboard: Bradley–Terry ratings of the anonymous votes, by category, with style control.
+
+When public battles were imported (``arena db import``), a source switch rates the live
+votes, the imported battles, or both together (the live models on the public scale).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,16 @@ from webapp.common import service
 
 #: Seconds a page view waits for the very first computation before saying it is running.
 FIRST_WAIT_S = 15.0
+#: The source switch: its labels and the service's source names.
+SOURCES = {"Live votes": "live", "Imported": "imported", "All": "all"}
 
 svc = service()
 st.title("Leaderboard", anchor=False)
 
 board = svc.leaderboard
+# The overall board first: it waits for the first computation (and for the refresh after
+# the first votes), so the categories and the source switch below are up to date.
+svc.board(wait=FIRST_WAIT_S)
 categories = ["All", *board.categories()]
 judges = svc.judges()
 if judges:
@@ -27,14 +36,34 @@ if judges:
 else:
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     show_judge = False
+source = "live"
+if board.has_imported():
+    picked = st.segmented_control(
+        "Battles",
+        list(SOURCES),
+        default="Live votes",
+        key="lb.source",
+        help="Live votes of this arena, the imported public battles (arena db import), "
+        "or both rated together, which puts the live models on the public scale when a "
+        "model links them.",
+    )
+    source = SOURCES.get(picked or "Live votes", "live")
 category = left.selectbox("Category", categories, key="lb.category")
 style = right.toggle(
     "Style control",
     key="lb.style",
     help="Rate models as if every answer had the same length and markdown "
-    "(headers, lists, bold): LMArena's style control.",
+    "(headers, lists, bold): LMArena's style control. Needs 10 votes per fitted "
+    "parameter (model ratings and 4 style coefficients), and live votes only.",
 )
-view = svc.board(None if category == "All" else category, style_control=style, wait=FIRST_WAIT_S)
+if style and source != "live":
+    st.caption("Style control rates the live votes only: imported battles carry no answers.")
+view = svc.board(
+    None if category == "All" else category,
+    style_control=style,
+    wait=FIRST_WAIT_S,
+    source=source,
+)
 if view is None:
     st.info("The leaderboard is being computed from the votes; reload the page in a moment.")
     st.stop()
@@ -59,12 +88,25 @@ human_side.dataframe(
     },
 )
 age = max(0, round(time.time() - view.computed_at))
+counted = (
+    f"{view.n_votes - view.n_imported:,} anonymous live votes and {view.n_imported:,} "
+    "imported battles"
+    if view.source == "all"
+    else f"{view.n_votes:,} imported battles"
+    if view.source == "imported"
+    else f"{view.n_votes:,} anonymous votes"
+)
 st.caption(
-    f"{view.n_votes:,} anonymous votes{'' if category == 'All' else f' in {category}'}, "
+    f"{counted}{'' if category == 'All' else f' in {category}'}, "
     f"updated {age} s ago. Bradley–Terry with robust (sandwich) 95% intervals; "
     "votes where an answer revealed its model are left out."
     + (" Style-controlled." if style else "")
 )
+for note in view.notes:
+    if note.startswith("No bridging model"):
+        st.warning(note)
+    else:
+        st.caption(note)
 assert view.leaderboard is not None
 for warning in view.leaderboard.warnings:
     st.caption(f"⚠️ {warning}")
@@ -103,7 +145,7 @@ if show_judge:
             f"({len(agreement.models)} models in common)."
         )
 
-suffix = f"{category.lower()}{'-style' if style else ''}"
+suffix = f"{view.source}-{category.lower()}{'-style' if style else ''}"
 csv_col, json_col, _ = st.columns([1, 1, 4])
 csv_col.download_button(
     "Download CSV",
