@@ -1,4 +1,4 @@
-"""Identity-leak detection: whether an answer says which model, or whose model, wrote it.
+r"""Identity-leak detection: whether an answer says which model, or whose model, wrote it.
 
 A blind vote is only blind if neither answer names its model or maker ("As Gemma, a
 model by Google, ..."). Such votes are recorded with ``identity_leak`` set, which the
@@ -11,15 +11,37 @@ ignores case and treats spaces, hyphens, dots and underscores inside a term alik
 "Hugging Face", "hugging-face" and "HuggingFace" all match; a term must start at a word
 boundary and, unless it ends in a digit, end at one ("Llama" matches "Llama3" but not
 "llamas").
+
+Answers that try to slip a name past the rule are normalised first (:func:`normalise`):
+
+* Unicode compatibility forms folded (NFKC: fullwidth ``Ｃｌａｕｄｅ``, mathematical
+  ``𝐂𝐥𝐚𝐮𝐝𝐞``, ligatures), accents dropped, invisible characters removed (zero-width
+  spaces and joiners, soft hyphens, word joiners, bidirectional controls, variation
+  selectors, tag characters: every format character);
+* text after a right-to-left override (U+202E) reversed, as the browser shows it;
+* letters that look Latin folded to it (Cyrillic ``Сlаudе``, Greek ``Ｇеmіnі``...);
+* HTML entities decoded (``&#67;laude``, twice for ``&amp;#67;``), HTML tags and Markdown
+  emphasis, code and escape marks removed (``Cl<b></b>aude``, ``**Cl**aude``,
+  ``C\laude``);
+* letter-spaced words joined: three or more single letters separated each by one to
+  three spaces, dashes, dots, underscores, slashes or middle dots (``C-l-a-u-d-e``,
+  ``C l a u d e``, ``C.l.a.u.d.e``) become one word; the text is searched with and
+  without the join, and without underscores.
+
+Ordinary text is left alone by all of these except the join, which only fires on runs
+of single letters (rare in prose: "x y z", "U.S.A."), and a joined run still has to be
+one of the terms.
 """
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["LeakDetector", "leak_terms"]
+__all__ = ["LeakDetector", "leak_terms", "normalise"]
 
 #: Name parts too common to mean a model (never used as stems).
 _GENERIC = frozenset(
@@ -40,6 +62,57 @@ _GENERIC = frozenset(
     }
 )
 _WORD = re.compile(r"[a-z0-9]+")
+
+#: Letters of other scripts drawn like Latin ones (Unicode's confusables, only those a
+#: reader takes for the Latin letter, so that ordinary Cyrillic or Greek text does not
+#: turn into Latin words): applied before lower-casing, upper and lower case apart.
+_CONFUSABLES = str.maketrans(
+    dict(
+        zip(
+            # Cyrillic upper, lower; Greek upper, lower; Armenian; Latin look-alikes.
+            "АВЕКМНОРСТХУІЈЅԚԜ" "аеорсухіјѕԁһӏԛԝүɡ"
+            "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ" "αοικνρυχϲϳ"
+            "օսհոցզ" "ıȷɑɩʟ",
+            "ABEKMHOPCTXYIJSQW" "aeopcyxijsdhlqwyg"
+            "ABEZHIKMNOPTYX" "aoikvpuxcj"
+            "ouhngq" "ijail",
+            strict=True,
+        )
+    )
+)
+_OVERRIDE = re.compile("\u202e([^\u202c\u2069\n]*)")
+_TAG = re.compile(r"<[^<>\n]{0,200}>")
+_MARKS = str.maketrans("", "", "*`~\\")  # emphasis, code, strike-through, escapes
+# Single letters (or digits) separated each by one space, dash, dot, underscore, slash
+# or middle dot, three or more of them: "c l a u d e", "c-l-a-u-d-e".
+_SPACED = re.compile(r"(?<![a-z0-9'’])[a-z0-9](?:[\s\-._/·]{1,3}[a-z0-9](?![a-z0-9])){2,}")
+_SPACERS = re.compile(r"[\s\-._/·]")
+
+
+def _visible(char: str) -> bool:
+    """Not a format character (zero-width, soft hyphen, bidi, tags) nor a combining mark."""
+    category = unicodedata.category(char)
+    return not (category == "Cf" or category.startswith("M") or char in "\u034f\u115f\u1160")
+
+
+def normalise(text: str) -> str:
+    """The text as the leak rule reads it (see the module docstring), lower case."""
+    # Right-to-left override: what follows is shown reversed ("\u202eedualC" reads
+    # "Claude"), up to the closing mark or the end of the line.
+    text = _OVERRIDE.sub(lambda m: m.group(1)[::-1], text)
+    for _ in range(2):  # "&amp;#67;" -> "&#67;" -> "C"
+        text = html.unescape(text)
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if _visible(c))
+    text = unicodedata.normalize("NFC", text)  # (what NFKD split and the marks left)
+    text = text.translate(_CONFUSABLES).lower()
+    text = _TAG.sub("", text)
+    return text.translate(_MARKS)
+
+
+def _joined(text: str) -> str:
+    """``text`` with letter-spaced runs joined into words (``c-l-a-u-d-e`` -> ``claude``)."""
+    return _SPACED.sub(lambda m: _SPACERS.sub("", m.group(0)), text)
 
 
 def _stem(name: str) -> str | None:
@@ -98,8 +171,11 @@ class LeakDetector:
             return []
         found: dict[str, None] = {}
         for text in texts:
-            for match in regex.finditer(text.lower()):
-                found.setdefault(match.group(0), None)
+            plain = normalise(text)
+            # Also joined, and without underscores ("cl__aude" is not two words).
+            for form in (plain, _joined(plain), plain.replace("_", "")):
+                for match in regex.finditer(form):
+                    found.setdefault(match.group(0), None)
         return list(found)
 
     def leaks(self, texts: Iterable[str]) -> bool:
