@@ -48,7 +48,9 @@ def _ratings(paths: Sequence[Path]) -> pd.Series:
         p = paths[0]
         try:
             if p.suffix.lower() == ".csv":
-                frame = pd.read_csv(p, comment=None)
+                from arena.report.exports import read_leaderboard_csv
+
+                frame = read_leaderboard_csv(p)  # skips the '# arena-metadata' line
             else:
                 data = json.loads(p.read_text(encoding="utf-8"))
                 frame = pd.DataFrame(

@@ -30,6 +30,7 @@ from arena.records import Leaderboard
 
 __all__ = [
     "CSV_METADATA_COLUMNS",
+    "CSV_METADATA_PREFIX",
     "EXPORT_FORMATS",
     "MATRIX_FORMATS",
     "PARQUET_METADATA_KEY",
@@ -37,6 +38,7 @@ __all__ = [
     "TEXT_FORMATS",
     "format_from_path",
     "latex_escape",
+    "read_leaderboard_csv",
     "read_leaderboard_metadata",
     "render_bytes",
     "render_leaderboard",
@@ -51,8 +53,9 @@ EXPORT_FORMATS: tuple[str, ...] = ("csv", "json", "md", "latex", "parquet")
 #: Formats that :func:`render_leaderboard` can produce as a string (and print to stdout).
 TEXT_FORMATS: tuple[str, ...] = ("csv", "json", "md", "latex")
 
-#: Constant provenance columns appended to every CSV row, in this order.
-#: ``params``, ``inputs``, ``extras`` and ``warnings`` hold compact JSON.
+#: Provenance fields of the CSV export's header line, in this order (files written before
+#: the header line carried them as constant trailing columns, which are still read).
+#: ``params``, ``inputs``, ``extras`` and ``warnings`` hold compact JSON there.
 CSV_METADATA_COLUMNS: tuple[str, ...] = (
     "method",
     "n_battles",
@@ -84,6 +87,9 @@ _SUFFIX_FORMATS: dict[str, str] = {
 
 #: Metadata fields stored as JSON text (in CSV cells and LaTeX comments).
 _JSON_FIELDS: frozenset[str] = frozenset({"params", "inputs", "extras", "warnings"})
+
+#: The first line of a CSV export: this prefix, then the metadata as one JSON object.
+CSV_METADATA_PREFIX = "# arena-metadata: "
 
 _MD_METADATA_RE = re.compile(r"<!-- arena-metadata: (\{.*?\}) -->")
 _LATEX_COMMENT_RE = re.compile(r"^% ([a-z_0-9]+): (.*)$")
@@ -205,33 +211,50 @@ def _has_interval(table: pd.DataFrame) -> bool:
 
 
 # ---------------------------------------------------------------------------- CSV
-def _csv_metadata_values(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the constant provenance cells appended to each CSV row."""
-    return {
-        col: _dumps_compact(meta[col]) if col in _JSON_FIELDS else meta[col]
-        for col in CSV_METADATA_COLUMNS
-    }
-
-
 def _render_csv(lb: Leaderboard) -> str:
-    """Render the table as CSV, each row followed by the constant provenance columns.
+    """Render the table as CSV after one header line holding the provenance once.
 
-    A plain ``pandas.read_csv`` gives the table back, and each row still says how it was
-    computed even when rows are copied elsewhere. Ratings keep full float precision.
+    The first line is ``# arena-metadata: {...}`` (:data:`CSV_METADATA_PREFIX`, then the
+    metadata as compact JSON), written once instead of on every row (it holds the input
+    hashes and every parameter, often longer than the table). ``pandas.read_csv(path,
+    skiprows=1)`` or :func:`read_leaderboard_csv` give the table back; ratings keep full
+    float precision. (``comment="#"`` is no substitute: it would cut a model name at a
+    ``#``.)
     """
     table = _sorted_table(lb)
-    clash = set(table.columns) & set(CSV_METADATA_COLUMNS)
-    if clash:
-        raise ValueError(f"leaderboard columns clash with CSV metadata columns: {sorted(clash)}")
-    out = table.copy()
-    for col, value in _csv_metadata_values(lb.metadata()).items():
-        out[col] = value
-    return str(out.to_csv(index=False, lineterminator="\n"))
+    header = CSV_METADATA_PREFIX + _dumps_compact(_jsonable(lb.metadata())) + "\n"
+    return header + str(table.to_csv(index=False, lineterminator="\n"))
+
+
+def read_leaderboard_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The table of a CSV export, with or without its ``# arena-metadata`` header line.
+
+    Reads the exports of every arena version (older ones carried the provenance as
+    trailing columns, which are dropped here) and plain CSV tables alike.
+    """
+    file = Path(path)
+    with file.open(encoding="utf-8") as handle:
+        first = handle.readline()
+    skip = 1 if first.startswith(CSV_METADATA_PREFIX) else 0
+    frame = pd.read_csv(file, skiprows=skip, keep_default_na=False, na_values=[""])
+    if skip == 0 and set(CSV_METADATA_COLUMNS) <= set(frame.columns):
+        frame = frame.drop(columns=list(CSV_METADATA_COLUMNS))
+    return frame
 
 
 def _read_csv_metadata(path: Path) -> dict[str, Any]:
-    """Read the provenance from the first data row of a CSV export."""
+    """Read the provenance from a CSV export's header line (or an older file's first row)."""
     with path.open(newline="", encoding="utf-8") as handle:
+        first = handle.readline()
+        if first.startswith(CSV_METADATA_PREFIX):
+            try:
+                meta = json.loads(first[len(CSV_METADATA_PREFIX) :])
+            except ValueError as exc:
+                raise UserError(f"{path}: malformed arena metadata line ({exc})") from None
+            if not isinstance(meta, dict):
+                raise UserError(f"{path}: the arena metadata line is not a JSON object")
+            return meta
+        handle.seek(0)
         reader = csv.DictReader(handle)
         missing = [c for c in CSV_METADATA_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

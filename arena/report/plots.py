@@ -23,10 +23,14 @@ from arena.report.exports import write_atomic
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_heatmap", "plot_ratings"]
+__all__ = ["WINRATE_CMAP", "plot_heatmap", "plot_ratings"]
 
 #: Matrices up to this many rows and columns get each cell's value written in it.
 ANNOTATE_MAX: int = 30
+
+#: Colour map of win rates: red where the row model loses, blue where it wins, the
+#: direction of the web page's heatmap (Vega's ``redblue`` scheme, low red to high blue).
+WINRATE_CMAP: str = "RdBu"
 
 _METHOD_NAMES: dict[str, str] = {
     "bt": "Bradley-Terry",
@@ -132,7 +136,7 @@ def plot_heatmap(
     *,
     title: str,
     fmt: str = ".2f",
-    cmap: str = "RdBu_r",
+    cmap: str = WINRATE_CMAP,
     vmin: float | None = None,
     vmax: float | None = None,
     center: float | None = None,
@@ -155,7 +159,8 @@ def plot_heatmap(
     fmt:
         Format spec of the annotations.
     cmap, vmin, vmax:
-        Colour map and its range (default: the finite data range).
+        Colour map (default :data:`WINRATE_CMAP`: blue = the row model wins, as on the
+        web page) and its range (default: the finite data range).
     center:
         Value that should get the middle colour of a diverging map (e.g. 0.5 for win
         rates): the default range is widened to be symmetric around it.

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from arena.cli.main import main
+from arena.report import read_leaderboard_csv, read_leaderboard_metadata
 from tests.conftest import data_file
 
 FASTCHAT_ROWS = [
@@ -79,7 +80,7 @@ def run(args: list[str]) -> int:
 def test_csv_export_has_contract_columns(jsonl: Path, tmp_path: Path) -> None:
     out = tmp_path / "lb.csv"
     assert run(["leaderboard", jsonl, "--output", out]) == 0
-    table = pd.read_csv(out)
+    table = pd.read_csv(out, skiprows=1)  # the documented way: line 1 is the provenance
     assert list(table.columns[:6]) == [
         "rank_ub",
         "model",
@@ -90,7 +91,8 @@ def test_csv_export_has_contract_columns(jsonl: Path, tmp_path: Path) -> None:
     ]
     assert sorted(table.model) == ["alpha", "beta", "gamma"]
     assert table.rating.is_monotonic_decreasing
-    assert (table.method == "bt").all() and (table.n_battles == 6).all()
+    meta = read_leaderboard_metadata(out)
+    assert meta["method"] == "bt" and meta["n_battles"] == 6
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "md", "latex", "parquet"])
@@ -206,8 +208,9 @@ def test_llmfao_with_column_mapping(tmp_path: Path) -> None:
         )
         == 0
     )
-    table = pd.read_csv(out)
-    assert len(table) == 59 and (table.n_battles == 8931).all()
+    table = pd.read_csv(out, skiprows=1)
+    assert len(table) == 59 and table["battles"].sum() == 2 * 8931
+    assert read_leaderboard_metadata(out)["n_battles"] == 8931
 
 
 def test_arena_counts_anchor(tmp_path: Path) -> None:
@@ -226,7 +229,7 @@ def test_arena_counts_anchor(tmp_path: Path) -> None:
         )
         == 0
     )
-    table = pd.read_csv(out).set_index("model")
+    table = read_leaderboard_csv(out).set_index("model")
     assert abs(table.loc["chatgpt-4o-latest", "rating"] - 1313.55) <= 2
 
 

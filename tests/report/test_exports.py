@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -19,7 +20,13 @@ from arena.report import (
     render_leaderboard,
     write_leaderboard,
 )
-from arena.report.exports import CSV_METADATA_COLUMNS, latex_escape, write_atomic
+from arena.report.exports import (
+    CSV_METADATA_COLUMNS,
+    CSV_METADATA_PREFIX,
+    latex_escape,
+    read_leaderboard_csv,
+    write_atomic,
+)
 
 SUFFIX = {"csv": "csv", "json": "json", "md": "md", "latex": "tex", "parquet": "parquet"}
 ODD_NAME = "x\\y%$#{}~^_&"
@@ -155,19 +162,49 @@ def test_read_metadata_errors_are_user_errors(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ CSV
-def test_csv_reads_back_with_plain_pandas(board: Leaderboard, tmp_path: Path) -> None:
+def test_csv_holds_the_provenance_once_and_reads_back_with_pandas(
+    board: Leaderboard, tmp_path: Path
+) -> None:
     path = tmp_path / "board.csv"
     write_leaderboard(board, path, "csv")
-    df = pd.read_csv(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith(CSV_METADATA_PREFIX)
+    assert sum(board.data_sha256 in line for line in lines) == 1  # once, not on every row
+    assert json.loads(lines[0][len(CSV_METADATA_PREFIX) :]) == board.metadata()
+    df = pd.read_csv(path, skiprows=1)  # the documented pandas option
     assert tuple(df.columns[: len(LEADERBOARD_COLUMNS)]) == LEADERBOARD_COLUMNS
-    assert tuple(df.columns[-len(CSV_METADATA_COLUMNS) :]) == CSV_METADATA_COLUMNS
+    assert not set(CSV_METADATA_COLUMNS) & set(df.columns)
     assert list(df["model"]) == ["gpt_4 & co", "a|b*c", ODD_NAME]  # sorted by rating
     assert df["rating"].iloc[0] == 1234.5678912345  # full precision
     assert df["ci_lower"].isna().iloc[2]
-    assert (df["method"] == "bt").all()
-    assert (df["n_battles"] == 120).all()
-    assert (df["data_sha256"] == "ab" * 32).all()
-    assert json.loads(df["params"].iloc[1]) == board.params
+    assert read_leaderboard_csv(path).equals(df)
+    assert read_leaderboard_metadata(path) == board.metadata()
+
+
+def test_csv_of_many_models_stays_small(tmp_path: Path) -> None:
+    """129 models: the provenance (inputs, parameters) is written once, not 129 times."""
+    import dataclasses
+
+    many = dataclasses.replace(
+        make_board(style=False),
+        table=pd.concat([make_board(style=False).table] * 43, ignore_index=True).assign(
+            model=[f"model-{i}" for i in range(129)]
+        ),
+        params={**make_board(style=False).params, "padding": "x" * 500},
+    )
+    text = render_leaderboard(many, "csv")
+    table_only = pd.read_csv(io.StringIO(text), skiprows=1).to_csv(index=False)
+    assert len(text) < len(table_only) + 1500
+
+
+def test_older_csv_exports_with_trailing_columns_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
+    meta = {"params": '{"ci": "sandwich"}', "inputs": "[]", "extras": "{}", "warnings": "[]"}
+    row = {"rank_ub": 1, "model": "a", "rating": 1000.0, "method": "bt", "n_battles": 3,
+           "n_models": 2, "data_sha256": "ab" * 32, "arena_version": "0.1", **meta}
+    pd.DataFrame([row, {**row, "model": "b", "rank_ub": 2}]).to_csv(path, index=False)
+    assert list(read_leaderboard_csv(path).columns) == ["rank_ub", "model", "rating"]
+    assert read_leaderboard_metadata(path)["params"] == {"ci": "sandwich"}
 
 
 # ------------------------------------------------------------------ JSON
@@ -333,3 +370,13 @@ def test_written_file_is_readable_like_a_normal_new_file(tmp_path: Path) -> None
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_eval_report_reads_an_exported_leaderboard_csv(board: Leaderboard, tmp_path: Path) -> None:
+    """``arena eval report --ratings lb.csv`` skips the provenance line of an export."""
+    from arena.harness._report import _ratings
+
+    path = tmp_path / "lb.csv"
+    write_leaderboard(board, path, "csv")
+    ratings = _ratings([path])
+    assert ratings.to_dict() == pytest.approx(board.table.set_index("model")["rating"].to_dict())
