@@ -309,6 +309,44 @@ def _widen(
     return lower, upper
 
 
+def _widen_elo(
+    battles: Battles,
+    est: _Estimate,
+    k_nats: float,
+    played: Vector,
+    wins: Vector,
+    losses: Vector,
+    ties: Vector,
+) -> tuple[_Estimate, NDArray[np.object_]]:
+    """Online Elo's bootstrap where it cannot measure a spread: the reach of the update rule.
+
+    Online Elo has no likelihood to fall back on. Where Bradley–Terry's would flag a model
+    (:func:`_interval_flags`: no maximum-likelihood estimate, or all its battles alike,
+    where every resample replays the same outcomes and the percentile interval collapses),
+    its interval is widened to what any outcomes could have done: each battle moves a
+    rating by less than ``K * weight`` points (``k_nats``: K in natural-log units) from
+    the initial rating.
+    """
+    cells = cells_from_arrays(
+        battles.n_models,
+        battles.model_a,
+        battles.model_b,
+        battles.outcome,
+        battles.count,
+        battles.weight,
+    )
+    diag = diagnose(cells.stats(), battles.n_models)
+    flags = _interval_flags(diag, np.column_stack([wins, losses, ties]), battles.n_models)
+    members = flags != ""
+    if not members.any():
+        return est, flags
+    max_weight = float(battles.weight.max()) if len(battles.weight) else 1.0
+    reach = k_nats * max_weight * played
+    lower = np.where(members, np.fmin(est.lower, -reach), est.lower)
+    upper = np.where(members, np.fmax(est.upper, reach), est.upper)
+    return _Estimate(est.theta, lower, upper, est.fit, est.coefficients), flags
+
+
 def _prior_precision() -> float:
     """Precision of the fallback prior: sd of PRIOR_SD_POINTS on the 400-point, base-10 scale."""
     return float((RatingScale().points_per_nat / PRIOR_SD_POINTS) ** 2)
@@ -486,7 +524,8 @@ def compute_leaderboard(
         Where the data cannot bound a model's rating (no maximum-likelihood estimate, or
         all its battles alike) its interval is widened to what the data and prior
         honestly allow and the table's ``ci_flag`` column says why (:data:`CI_FLAGS`,
-        :func:`_interval_flags`, :func:`_widen`); online Elo gets no such flags.
+        :func:`_interval_flags`, :func:`_widen`). Online Elo's bootstrap gets the same flags
+        and, for flagged models, the reach of its update rule (:func:`_widen_elo`).
     rounds, seed:
         Bootstrap rounds and the seed of its random generator.
     level:
@@ -579,6 +618,10 @@ def compute_leaderboard(
 
     wins, losses, ties_won, played = _per_model_results(battles)
     flags = np.full(battles.n_models, "", dtype=object)
+    if method == "elo" and ci == "bootstrap":
+        est, flags = _widen_elo(
+            battles, est, k_factor / scale.points_per_nat, played, wins, losses, ties_won
+        )
     if method != "elo" and ci != "none" and est.fit is not None:
         flags = _interval_flags(
             diag, np.column_stack([wins, losses, ties_won]), battles.n_models

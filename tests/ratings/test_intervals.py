@@ -117,3 +117,28 @@ def test_disconnected_groups_are_unlinked_and_wide() -> None:
     t = table(rows)
     assert set(t.ci_flag) == {"unlinked"}
     assert ((t.ci_upper - t.ci_lower) > 1000).all()
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [[("a", "b", 0)], [("a", "b", 2)], [("a", "b", 2)] * 5 + [("b", "c", 3)] * 5],
+    ids=["single battle", "single tie", "all ties"],
+)
+def test_elo_bootstrap_never_collapses_where_every_resample_is_the_same(
+    rows: list[tuple[str, str, int]],
+) -> None:
+    t = table(rows, method="elo", ci="bootstrap", rounds=20)
+    assert (t.ci_flag != "").all()
+    # what any outcomes could do: K = 4 points per battle either way from 1000
+    assert np.allclose(t.ci_lower, 1000 - 4 * t.battles)
+    assert np.allclose(t.ci_upper, 1000 + 4 * t.battles)
+    assert ((t.ci_lower <= t.rating) & (t.rating <= t.ci_upper)).all()
+
+
+def test_elo_bootstrap_of_varied_data_is_untouched() -> None:
+    rng = np.random.default_rng(1)
+    rows = [("a", "b", int(rng.integers(0, 3))) for _ in range(200)]
+    rows += [("b", "c", int(rng.integers(0, 3))) for _ in range(200)]
+    t = table(rows, method="elo", ci="bootstrap", rounds=20)
+    assert (t.ci_flag == "").all()
+    assert ((t.ci_upper - t.ci_lower) < 4 * t.battles).all()
