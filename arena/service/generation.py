@@ -311,6 +311,11 @@ class PairJob(Generic[T]):
         """Ask both sides to stop now (what is complete by then stays complete)."""
         self._stop.set()
 
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the job to end; whether it has."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._ended, timeout)
+
     @property
     def running(self) -> bool:
         """Whether the job has not ended yet."""

@@ -291,6 +291,9 @@ class ArenaService:
             jobs = list(self._jobs.values())
         for job in jobs:
             job.stop()
+        deadline = time.monotonic() + 2.0  # let stopped jobs record their outcome
+        for job in jobs:
+            job.join(max(0.0, deadline - time.monotonic()))
         if self._board is not None:
             self._board.close()
         self.pool.close()
