@@ -30,23 +30,25 @@ marked). At the wall-clock limit, or when the harness is done, the sandbox's pid
 killed, which ends every process in its pid namespace: nothing outlives a test, and a
 daemon holding the output pipe open cannot make the harness wait.
 
-The verdict: the harness writes a fresh random token into a pipe before the start; the
-driver reads it only after the program has run to its end without an exception, writes
-it to a second pipe and exits at once. The token is in no file, argument, environment
-variable or source text of the sandbox, and not in the process's memory while the
-program runs, so exiting early with any status (``raise SystemExit(0)``,
-``os._exit(0)``), crashing, or printing a verdict is a failure; only the token back,
-exactly, with exit status 0, is a pass.
+The verdict: no secret is in the sandbox while the program runs. The driver holds the
+write end of a verdict pipe; after the program has run to its end without an exception,
+it writes ``done`` there, and only then does the harness send it a fresh random token
+(through a second pipe, empty until that moment), which the driver writes back and exits
+at once. A pass is exactly ``done`` and the token, with exit status 0; anything else on
+the verdict pipe, before or after, poisons the run (the token is never sent). So exiting
+early with any status (``raise SystemExit(0)``, ``os._exit(0)``), crashing, printing a
+verdict, and reading the program's own source, ``/proc/self`` (arguments, environment,
+every descriptor) or memory for a secret, then writing it everywhere, all fail.
 
 Limits of the guarantee: the program and its tests share one interpreter, so a program
-written to attack this driver (reading the token's pipe itself, or redefining what the
-test compares) can pass a test it should fail; the sandbox keeps such code from reaching
+written against this driver (speaking its protocol itself, or redefining what the test
+compares) can pass a test it should fail; the sandbox keeps such code from reaching
 anything outside, not its score honest. The kernel is shared (no seccomp filter), and
 tmpfs pages are not counted in the address-space limit (each tmpfs is capped instead).
 
 Where bubblewrap is missing or fails its self-test, :func:`sandbox_status` says why and
 :func:`require_sandbox` refuses with one line naming the Debian package ``bubblewrap``;
-``unsandboxed=True`` runs the same driver in a plain subprocess (limits, token, a new
+``unsandboxed=True`` runs the same driver in a plain subprocess (limits, verdict, a new
 session killed at the end), with no isolation at all.
 """
 
@@ -92,6 +94,8 @@ SANDBOX_ID = 65534
 #: Debian package that provides :data:`BWRAP`.
 PACKAGE = "bubblewrap"
 
+#: What the driver writes on its verdict pipe once the program has run to its end.
+_DONE = b"done"
 #: Seconds the harness keeps reading after the sandbox ended (pipes of the unsandboxed mode
 #: may be held open by a process that escaped the session; the sandbox leaves none).
 _DRAIN_SECONDS = 0.5
@@ -136,6 +140,8 @@ def _driver():
             stream.flush()
         except BaseException:
             pass
+    # the program ran to its end: ask for the token, give it back, leave at once
+    write(verdict_fd, b"done")
     token = read(token_fd, 256)
     write(verdict_fd, token)
     exit_(0)
@@ -209,7 +215,7 @@ class ExecResult:
     Attributes
     ----------
     status:
-        ``"passed"`` (ran to its end, the driver's token came back with exit status 0),
+        ``"passed"`` (ran to its end: the driver's ``done`` and token came back, exit 0),
         ``"failed"`` (an exception, an early exit, a wrong or missing verdict, a limit
         that raised), ``"timeout"`` (killed at the wall-clock or CPU limit).
     detail:
@@ -518,11 +524,9 @@ def _kill(proc: subprocess.Popen[bytes], child_pid: int | None) -> None:
 def _run(program: str, limits: Limits, *, sandbox: bool) -> ExecResult:
     start = time.perf_counter()
     token = secrets.token_hex(16).encode()
-    token_r, token_w = os.pipe()
+    token_r, token_w = os.pipe()  # empty until the driver says done
     verdict_r, verdict_w = os.pipe()
     info_r, info_w = os.pipe()
-    os.write(token_w, token)
-    os.close(token_w)
     interp = _interpreter()
     tmp = None
     try:
@@ -553,9 +557,10 @@ def _run(program: str, limits: Limits, *, sandbox: bool) -> ExecResult:
         for fd in (token_r, verdict_w, info_w):
             os.close(fd)
         token_r = verdict_w = info_w = -1
-        return _watch(proc, limits, token, verdict_r, info_r, start)
+        owned, token_w = token_w, -1  # _watch closes it
+        return _watch(proc, limits, token, owned, verdict_r, info_r, start)
     finally:
-        for fd in (token_r, verdict_w, info_w, verdict_r, info_r):
+        for fd in (token_r, token_w, verdict_w, info_w, verdict_r, info_r):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -567,11 +572,16 @@ def _watch(
     proc: subprocess.Popen[bytes],
     limits: Limits,
     token: bytes,
+    token_w: int,
     verdict_r: int,
     info_r: int,
     start: float,
 ) -> ExecResult:
-    """Read output, verdict and bwrap's info until the end, the deadline, or the drain."""
+    """Read output, verdict and bwrap's info until the end, the deadline, or the drain.
+
+    ``token_w`` belongs to this function, which closes it: after sending the token on
+    ``done``, at once when the verdict pipe carries anything else, or at the end.
+    """
     assert proc.stdout is not None
     out = _Output(limits.output_kb << 10)
     verdict = bytearray()
@@ -603,10 +613,19 @@ def _watch(
                     out.add(data)
                 elif key.data == "verdict":
                     verdict += data[: 1024 - len(verdict)]
+                    said = bytes(verdict)
+                    if token_w >= 0 and (said == _DONE or not _DONE.startswith(said)):
+                        if said == _DONE:  # never sent after anything else
+                            with contextlib.suppress(OSError):  # the reader may be gone
+                                os.write(token_w, token)
+                        os.close(token_w)
+                        token_w = -1
                 else:
                     info += data[: 4096 - len(info)]
     finally:
         sel.close()
+        if token_w >= 0:
+            os.close(token_w)
         child_pid = _child_pid(bytes(info), proc.pid)
         _kill(proc, child_pid)
         proc.stdout.close()
@@ -617,11 +636,11 @@ def _watch(
         return ExecResult("timeout", f"killed after {limits.timeout:g} s", seconds, output)
     if rc in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         return ExecResult("timeout", f"CPU limit of {limits.cpu} s reached", seconds, output)
-    if bytes(verdict) == token and rc == 0:
+    if bytes(verdict) == _DONE + token and rc == 0:
         return ExecResult("passed", "", seconds, output)
     tail = _detail(output)
     if verdict:
-        why = "a forged verdict: the driver's token did not come back as written"
+        why = "a forged verdict: the verdict pipe carried something other than the driver's"
     elif rc == 0:
         why = "the program exited before its test finished (status 0, no verdict)"
     elif rc < 0:

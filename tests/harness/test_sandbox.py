@@ -217,11 +217,17 @@ os._exit(0)
 
 
 def test_the_token_is_nowhere_the_program_can_read_it_before_the_end() -> None:
-    # its own source, arguments, environment, files and memory: no 32-hex-digit token
+    # its own source, arguments, environment, descriptors, files and memory: no token
     src = r"""
 import gc, os, re, sys
 hexes = re.compile(rb"[0-9a-f]{32}")
 seen = []
+for fd in map(int, os.listdir("/proc/self/fd")):
+    try:
+        os.set_blocking(fd, False)
+        seen += hexes.findall(os.read(fd, 4096))
+    except OSError:
+        pass
 with open(__file__, "rb") as f:
     seen += hexes.findall(f.read())
 for name in ("cmdline", "environ"):
@@ -242,6 +248,27 @@ assert not seen, seen
 """
     r = run_program(src, L10)
     assert r.passed, r.detail
+
+
+def test_replaying_every_descriptor_into_every_other_is_not_a_pass() -> None:
+    src = """
+import os
+data = b""
+for fd in range(64):
+    try:
+        os.set_blocking(fd, False)
+        data += os.read(fd, 4096)
+    except OSError:
+        pass
+for fd in range(3, 64):
+    try:
+        os.write(fd, b"done" + data)
+    except OSError:
+        pass
+os._exit(0)
+"""
+    r = run_program(src, L10)
+    assert r.status == "failed" and "forged verdict" in r.detail
 
 
 def test_output_is_capped_and_the_cut_marked() -> None:
