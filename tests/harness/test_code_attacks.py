@@ -180,6 +180,24 @@ for fd in range(1, 64):
         pass
 os._exit(0)
 """,
+        "fd_replay": """
+import os
+def solution():
+    return "wrong"
+data = b""
+for fd in range(64):
+    try:
+        os.set_blocking(fd, False)
+        data += os.read(fd, 4096)
+    except OSError:
+        pass
+for fd in range(3, 64):
+    try:
+        os.write(fd, b"done" + data)
+    except OSError:
+        pass
+os._exit(0)
+""",
         "fork_bomb": """
 import os
 ESCAPED = False
@@ -421,7 +439,7 @@ def test_only_the_standard_library_is_importable(run: AttackRun) -> None:
     assert _outcome(run, "project_imports")["status"] == "failed"
 
 
-@pytest.mark.parametrize("name", ["exit_zero", "os_exit", "forged_verdict"])
+@pytest.mark.parametrize("name", ["exit_zero", "os_exit", "forged_verdict", "fd_replay"])
 def test_a_pass_cannot_be_faked(run: AttackRun, name: str) -> None:
     outcome = _outcome(run, name)
     assert outcome["status"] == "failed"
@@ -447,5 +465,5 @@ def test_a_stderr_flood_is_cut_and_the_harness_stays_small(run: AttackRun) -> No
 def test_a_daemon_holding_stderr_neither_hangs_the_run_nor_survives(run: AttackRun) -> None:
     assert _outcome(run, "daemon_stderr")["status"] == "passed"  # a right answer is right
     assert _sleeping("5678.5") == []
-    # 17 programs of at most 4 s each (two of them time out), plus start-up: no hang
+    # 18 programs of at most 4 s each (two of them time out), plus start-up: no hang
     assert run.seconds < 120
