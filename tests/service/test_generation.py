@@ -354,3 +354,21 @@ def test_generation_settings_from_the_environment() -> None:
     assert config.deadlines == Deadlines(12.5, 3.0, 90.0, 1000)
     assert config.sampling.max_new_tokens == 64
     assert config.sampling.temperature == ServiceConfig().sampling.temperature
+
+
+def test_a_vote_while_answering_is_refused_and_spoils_nothing(
+    svc: Callable[..., ArenaService],
+) -> None:
+    service = svc("latency = 0.05", "latency = 0.05")
+    round_ = service.start_battle(VOTER, "hi")
+    stream = service.stream(round_, VOTER)
+    for event in stream:
+        if event.kind == "text" and event.text:
+            break
+    with pytest.raises(BattleNotReady, match="wait until both answers are complete"):
+        service.vote(round_, VOTER, Choice.A)
+    stream.close()  # type: ignore[attr-defined]  # the click reran the page
+    last = list(service.stream(round_, VOTER))[-1]
+    assert last.kind == "done" and last.round is not None  # still answering, then ready
+    assert stored(service, round_.ticket)[0] == "ready"
+    service.vote(last.round, VOTER, Choice.A)
