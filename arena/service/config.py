@@ -6,10 +6,14 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from arena.backends import SamplingParams
 from arena.errors import UserError
 from arena.service.generation import Deadlines
+
+if TYPE_CHECKING:
+    from arena.service.sampling import AdaptiveSettings
 
 __all__ = ["DEFAULT_LEAK_WORDS", "ServiceConfig"]
 
@@ -96,6 +100,15 @@ class ServiceConfig:
         Key that signs round tickets; None draws a random one per process (tickets then
         expire when the server restarts). Set ``$ARENA_SECRET`` to keep them valid
         across restarts and processes.
+    pair_sampling:
+        How anonymous battles draw their two models: ``weighted`` (by the models'
+        weights) or ``adaptive`` (towards the pairs that settle the ranking fastest,
+        mixed with the weights); see :mod:`arena.service.sampling`.
+    adaptive_mix, adaptive_floor:
+        The adaptive policy's share against the weights, and the share spread evenly
+        over every allowed pair (:class:`arena.service.sampling.AdaptiveSettings`).
+    adaptive_refresh_s:
+        Least time between two refits of the adaptive policy from the store.
     """
 
     max_prompt_chars: int = 4000
@@ -115,6 +128,10 @@ class ServiceConfig:
     extra_leak_words: tuple[str, ...] = DEFAULT_LEAK_WORDS
     leaderboard_ttl_s: float = 30.0
     secret: bytes | None = None
+    pair_sampling: str = "weighted"
+    adaptive_mix: float = 0.8
+    adaptive_floor: float = 0.1
+    adaptive_refresh_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.max_prompt_chars < 1:
@@ -146,6 +163,24 @@ class ServiceConfig:
             raise UserError(f"max_answer_chars must be >= 1, got {self.max_answer_chars}")
         if not self.leaderboard_ttl_s >= 0:
             raise UserError(f"leaderboard_ttl_s must be >= 0, got {self.leaderboard_ttl_s}")
+        from arena.service.sampling import POLICIES
+
+        if self.pair_sampling not in POLICIES:
+            raise UserError(
+                f"pair sampling must be one of {', '.join(POLICIES)}, got {self.pair_sampling!r}"
+            )
+        self.adaptive_settings()  # checks mix and floor
+        if not (math.isfinite(self.adaptive_refresh_s) and self.adaptive_refresh_s > 0):
+            raise UserError(f"adaptive_refresh_s must be > 0, got {self.adaptive_refresh_s}")
+
+    def adaptive_settings(self) -> AdaptiveSettings:
+        """The adaptive policy's tuning (raises UserError when out of range)."""
+        from arena.service.sampling import AdaptiveSettings
+
+        for name in ("adaptive_mix", "adaptive_floor"):
+            if not math.isfinite(getattr(self, name)):
+                raise UserError(f"{name} must be a finite number, got {getattr(self, name)}")
+        return AdaptiveSettings(mix=self.adaptive_mix, floor=self.adaptive_floor)
 
     @property
     def deadlines(self) -> Deadlines:
@@ -190,6 +225,9 @@ class ServiceConfig:
             ("client_rate_limit", "ARENA_CLIENT_RATE_LIMIT", int),
             ("trusted_proxy_hops", "ARENA_TRUSTED_PROXY_HOPS", int),
             ("leaderboard_ttl_s", "ARENA_LEADERBOARD_TTL_S", float),
+            ("adaptive_mix", "ARENA_ADAPTIVE_MIX", float),
+            ("adaptive_floor", "ARENA_ADAPTIVE_FLOOR", float),
+            ("adaptive_refresh_s", "ARENA_ADAPTIVE_REFRESH_S", float),
         ):
             value = number(name, kind)
             if value is not None:
@@ -221,6 +259,9 @@ class ServiceConfig:
         extra = [w.strip() for w in env.get("ARENA_LEAK_WORDS", "").split(",") if w.strip()]
         if extra:
             values["extra_leak_words"] = (*DEFAULT_LEAK_WORDS, *extra)
+        policy = env.get("ARENA_SAMPLING", "").strip()
+        if policy:
+            values["pair_sampling"] = policy
         secret = env.get("ARENA_SECRET", "")
         if secret:
             values["secret"] = secret.encode()

@@ -58,7 +58,14 @@ from arena.service.leaks import LeakDetector, leak_terms
 from arena.service.limits import SharedRateLimiter, check_prompt, check_turns, clean_text
 from arena.service.pool import ModelPool, ModelState, model_spec
 from arena.service.rounds import Choice, Round, Side, StreamEvent, Tickets, VoteResult
-from arena.service.sampling import Candidate, sample_pair
+from arena.service.sampling import (
+    PAIR_SAMPLING_KEY,
+    Candidate,
+    PairDraw,
+    PairUncertainty,
+    UncertaintyCache,
+    draw_pair,
+)
 from arena.store import (
     AlreadyVoted,
     BattleNotReady,
@@ -251,6 +258,7 @@ class ArenaService:
         self._board_lock = threading.Lock()
         self._board: LiveLeaderboard | None = None
         self._judge_boards: JudgeLeaderboards | None = None
+        self._uncertainty = UncertaintyCache(self._fit_uncertainty, self.config.adaptive_refresh_s)
         self._jobs_lock = threading.Lock()
         self._jobs: OrderedDict[tuple[int, int], PairJob[StreamEvent]] = OrderedDict()
 
@@ -296,6 +304,7 @@ class ArenaService:
             job.join(max(0.0, deadline - time.monotonic()))
         if self._board is not None:
             self._board.close()
+        self._uncertainty.close()
         self.pool.close()
         self.engine.dispose()
 
@@ -416,7 +425,11 @@ class ArenaService:
         *,
         anonymous: bool,
         category: str | None,
+        pair_sampling: dict[str, Any] | None = None,
     ) -> int:
+        params: dict[str, Any] = dataclasses.asdict(self.config.sampling)
+        if pair_sampling is not None:  # how the pair was drawn (inverse-probability weights)
+            params[PAIR_SAMPLING_KEY] = pair_sampling
         try:
             battle = create_battle(
                 session,
@@ -424,7 +437,7 @@ class ArenaService:
                 model_b,
                 list(turns),
                 category=category,
-                params=dataclasses.asdict(self.config.sampling),
+                params=params,
                 anonymous=anonymous,
                 voter=voter,
             )
@@ -437,6 +450,44 @@ class ArenaService:
                 "no battle can be started right now: the models changed; please try again"
             ) from None
         return battle.id
+
+    def _draw_pair(self, candidates: Sequence[Candidate]) -> PairDraw:
+        """Draw with the configured policy (:mod:`arena.service.sampling`)."""
+        policy = self.config.pair_sampling
+        if policy != "adaptive":
+            return draw_pair(candidates, self._rng, policy)
+        return draw_pair(
+            candidates,
+            self._rng,
+            policy,
+            self._uncertainty.get(),  # cached; refitted behind at most every refresh_s
+            self.config.adaptive_settings(),
+        )
+
+    def _fit_uncertainty(self) -> PairUncertainty | None:
+        """The adaptive policy's fit: the leaderboard's votes (anonymous, no leaks)."""
+        import numpy as np
+
+        from arena.service._counts import vote_counts
+
+        with self._read() as session:
+            counts = vote_counts(session)
+        names = sorted({m.name for m in self._catalog() if m.drawable})
+        counted = counts[counts["anony"] & ~counts["identity_leak"]]
+        models = sorted(set(names) | set(counted["model_a"]) | set(counted["model_b"]))
+        if len(models) < 2:
+            return None
+        index = {m: i for i, m in enumerate(models)}
+        table = np.zeros((len(models), len(models), 4))
+        outcomes = {"model_a": 0, "model_b": 1, "tie": 2, "tie (bothbad)": 3}
+        for a, b, winner, n in zip(
+            counted["model_a"], counted["model_b"], counted["winner"], counted["count"], strict=True
+        ):
+            i, j, o = index[a], index[b], outcomes[winner]
+            if i > j:  # store the pair as (lower index, higher index)
+                i, j, o = j, i, {0: 1, 1: 0}.get(o, o)
+            table[i, j, o] += n
+        return PairUncertainty.from_counts(models, table, int(counted["count"].sum()))
 
     def start_battle(self, voter: str, prompt: str) -> Round:
         """Start an anonymous battle of two sampled models on ``prompt``.
@@ -452,10 +503,18 @@ class ArenaService:
         candidates = [
             Candidate(m.name, m.weight, m.codename is not None) for m in rows if m.name in usable
         ]
-        model_a, model_b = sample_pair(candidates, self._rng)
+        draw = self._draw_pair(candidates)
+        model_a, model_b = draw.names
         with self._write() as session:
             battle_id = self._new_battle(
-                session, voter, model_a, model_b, [text], anonymous=True, category=categorize(text)
+                session,
+                voter,
+                model_a,
+                model_b,
+                [text],
+                anonymous=True,
+                category=categorize(text),
+                pair_sampling=draw.record(),
             )
         self._remember(battle_id, (model_a, model_b))
         return Round(self._tickets.issue(battle_id, voter), anonymous=True, turns=(text,))
@@ -541,6 +600,7 @@ class ArenaService:
                 round_.turns,
                 anonymous=old.anonymous,
                 category=old.conversation.category,
+                pair_sampling=(old.params or {}).get(PAIR_SAMPLING_KEY),  # the same draw
             )
         self._remember(new_id, names)
         previous = len(round_.turns) - 1
