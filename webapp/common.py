@@ -134,7 +134,9 @@ def show_answers(round_: Round | None) -> list[Placeholder]:
                     elif round_.status == "stopped":
                         if partial[i]:
                             markdown(partial[i])
-                        st.caption("(Stopped.)")
+                            st.caption("(Stopped.)")
+                        else:
+                            st.caption("(Stopped before the first words.)")
                     else:
                         st.caption("No answer: this round failed.")
     return placeholders
@@ -163,12 +165,15 @@ def stream_answers(
     placeholders: list[Placeholder],
     key: str,
     notice: Placeholder | None = None,
+    status: Placeholder | None = None,
 ) -> None:
     """Show the answers as they come, then redraw the whole page in the round's new state.
 
     The answers are produced behind the page (:meth:`ArenaService.stream`): a rerun (any
     click, a stale button) only re-attaches to them. At most one redraw per
-    :data:`REDRAW_S`, whatever pace the models keep.
+    :data:`REDRAW_S`, whatever pace the models keep. While nothing new comes, a side
+    without text yet and ``status`` say how long the answers have been awaited (so the
+    visitor sees they are still coming; the page also handles clicks such as Stop then).
     """
     try:
         events = svc.stream(round_, voter())
@@ -179,9 +184,26 @@ def stream_answers(
     complete = {"a": False, "b": False}
     shown: dict[str, tuple[str, bool] | None] = {"a": None, "b": None}
     last = 0.0
+    started = time.monotonic()
+    told = -1
     final: Round | None = None
+
+    def progress() -> None:
+        nonlocal told
+        elapsed = int(time.monotonic() - started)
+        if elapsed == told or elapsed < 1:
+            return
+        told = elapsed
+        for side, placeholder in zip("ab", placeholders, strict=True):
+            if not text[side]:
+                placeholder.caption(f"Waiting for the answer… {elapsed} s")
+        if status is not None:
+            status.caption(f"The answers are coming ({elapsed} s so far); Stop ends both.")
+
     for event in events:
-        if event.kind == "loading" and notice is not None:
+        if event.kind == "waiting":
+            progress()
+        elif event.kind == "loading" and notice is not None:
             notice.info(
                 "A model is still loading; its answer starts once it is ready "
                 "(the first start can take a few minutes)."
@@ -194,6 +216,7 @@ def stream_answers(
             if now - last >= REDRAW_S:
                 last = now
                 _redraw(placeholders, text, complete, shown)
+                progress()
         elif event.round is not None:
             final = event.round
     if final is not None:

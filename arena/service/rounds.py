@@ -136,7 +136,8 @@ class StreamEvent:
     """One step of streaming both answers.
 
     ``kind`` is ``loading`` (a model is still loading; ``side`` is None: the visitor
-    is never told which), ``loaded`` (no model is loading any more), ``text``
+    is never told which), ``loaded`` (no model is loading any more), ``waiting``
+    (nothing new for a while; the answers are still awaited), ``text``
     (``text`` is the side's answer so far, ``complete`` once it is whole), ``done``
     (both answers stored; ``round`` is the ready round), ``failed`` (``text`` says
     why, for the visitor and without naming a side; ``round`` is the failed round) or
@@ -144,7 +145,7 @@ class StreamEvent:
     is the stopped round).
     """
 
-    kind: Literal["loading", "loaded", "text", "done", "failed", "stopped"]
+    kind: Literal["loading", "loaded", "waiting", "text", "done", "failed", "stopped"]
     side: Side | None = None
     text: str = ""
     round: Round | None = None

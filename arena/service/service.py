@@ -204,6 +204,9 @@ REPLACED_ERROR = "replaced by a regenerated round"
 JOB_MEMO = 1000
 #: Fewest seconds between two updates a watcher gets (whatever the backend's pace).
 WATCH_INTERVAL_S = 0.05
+#: Seconds without news after which a watcher gets a ``waiting`` event (the page shows
+#: that the answers are still awaited, and gets a moment to handle a click such as Stop).
+HEARTBEAT_S = 1.0
 
 
 class ArenaService:
@@ -620,7 +623,8 @@ class ArenaService:
         PairJob` per battle, under the configured deadlines and caps): the checks run now
         (errors raise here), the first call starts the answers, and the returned iterator
         watches them (at most one update per :data:`WATCH_INTERVAL_S`, whatever pace the
-        backends keep). Closing the iterator (the page reran, the visitor left) stops
+        backends keep, and a ``waiting`` event after each :data:`HEARTBEAT_S` without
+        news). Closing the iterator (the page reran, the visitor left) stops
         nothing: a later call with the same round watches the same answers, or gets
         their result at once. The last event is ``done`` (both answers complete and
         stored, round ready), ``failed`` (battle marked failed; the message names
@@ -713,8 +717,12 @@ class ArenaService:
         version = -1
         shown, complete, loading = ["", ""], [False, False], False
         while True:
-            snap = job.wait(version, timeout=0.5)
+            previous = version
+            snap = job.wait(version, timeout=HEARTBEAT_S)
             version = snap.version
+            if version == previous:  # nothing new: say the answers are still awaited
+                yield StreamEvent("waiting")
+                continue
             if snap.loading != loading:
                 yield StreamEvent("loading" if snap.loading else "loaded")
             loading = snap.loading

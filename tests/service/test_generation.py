@@ -372,3 +372,13 @@ def test_a_vote_while_answering_is_refused_and_spoils_nothing(
     assert last.kind == "done" and last.round is not None  # still answering, then ready
     assert stored(service, round_.ticket)[0] == "ready"
     service.vote(last.round, VOTER, Choice.A)
+
+
+def test_watchers_hear_that_answers_are_still_awaited(svc: Callable[..., ArenaService]) -> None:
+    service = svc("first_delay = 2.5", first_token_timeout_s=10)
+    events, _ = run(service)
+    kinds = [e.kind for e in events]
+    assert kinds[-1] == "done"
+    # The fast side is done within a second; the slow one says nothing for 2.5 s: the
+    # watcher gets "waiting" events meanwhile (the page shows them and handles clicks).
+    assert kinds.count("waiting") >= 1

@@ -60,6 +60,7 @@ backend = "fake"
 display_name = "Left Chat"
 answers = ['''{ANSWERS["left"]}''']
 latency = {LATENCY}
+first_delay = 1.5
 
 [[models]]
 name = "fake-right"
@@ -204,6 +205,7 @@ def test_every_state_of_the_battle_page(server: tuple[str, str]) -> None:
             # Streaming: answers coming, vote buttons off, Stop on, the chat box waits.
             ask(good[0])
             page.get_by_text("Writing…").first.wait_for(timeout=30_000)
+            expect(page.get_by_text("The answers are coming")).to_be_visible(timeout=10_000)
             expect(vote_a).to_be_disabled()
             expect(stop).to_be_enabled()
             shot("streaming")
@@ -227,10 +229,12 @@ def test_every_state_of_the_battle_page(server: tuple[str, str]) -> None:
             assert votes == []
             assert battles == [("failed", "replaced by a regenerated round"), ("ready", None)]
 
-            # Stopped: what came is shown, no vote, the way on is clear.
+            # Stopped (before one side's first token): what came is shown, no vote, the
+            # way on is clear.
             fresh()
             ask(good[1])
             page.get_by_text("Writing…").first.wait_for(timeout=30_000)
+            expect(page.get_by_text("Waiting for the answer…")).to_be_visible()
             stop.click()
             stopped = page.get_by_text("You stopped the answers before both were complete")
             expect(stopped).to_be_visible(timeout=30_000)

@@ -57,5 +57,6 @@ st.caption(
     if round_ is not None
     else f"Up to {svc.config.max_turns} messages per round."
 )
+status = st.empty()
 if round_ is not None and generating and len(placeholders) == 2:
-    stream_answers(round_, svc, placeholders, ROUND, notice)
+    stream_answers(round_, svc, placeholders, ROUND, notice, status)

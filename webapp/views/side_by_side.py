@@ -66,5 +66,6 @@ show_error(ERROR)
 placeholders = show_answers(round_)
 show_outcome(round_)
 round_controls(round_, actions, "sbs")
+status = st.empty()
 if round_ is not None and round_.status == "generating" and len(placeholders) == 2:
-    stream_answers(round_, svc, placeholders, ROUND)
+    stream_answers(round_, svc, placeholders, ROUND, status=status)
