@@ -1,8 +1,8 @@
 """The battle page's states in a real browser (Debian's Chromium via Playwright), as screenshots.
 
-One ``arena serve`` with two slow fake models (one of which fails on some prompts) goes
-through every state a visitor meets: empty, streaming, complete, stopped, failed and
-voted. Each is checked (buttons, the one message) and saved as a PNG under
+One ``arena serve`` with two slow fake models (one slow to start, one failing on some
+prompts) goes through every state a visitor meets: empty, streaming, complete, stopped,
+failed and voted. Each is checked (buttons, the one message) and saved as a PNG under
 ``test-output/screenshots/`` (ignored by git; the path is printed) for a reviewer to look
 at. Along the way: a click on a stale vote button right after Regenerate must not touch
 the new round, and the page must make no request to any other host (the page icon
