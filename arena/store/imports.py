@@ -165,27 +165,36 @@ class _Skips:
         entry["first"] += [self._raw.row_number(int(i)) for i in index[:room]]
 
 
+def _texts(values: pd.Series) -> pd.Series:
+    """The column as Python objects, stripped strings where it holds text, else None."""
+    if isinstance(values.dtype, pd.StringDtype):  # text or missing only: vectorised
+        stripped = values.str.strip()
+        texts = stripped.to_numpy(dtype=object)
+        texts[stripped.isna().to_numpy(bool)] = None
+        return pd.Series(texts, dtype=object)
+    column = pd.Series(values.to_numpy(dtype=object), dtype=object)
+    is_text = column.map(lambda v: isinstance(v, str)).to_numpy(bool)
+    out = pd.Series(np.full(len(column), None, dtype=object), dtype=object)
+    if is_text.any():
+        out[is_text] = column[is_text].str.strip()
+    return out
+
+
 def _names(values: pd.Series | None, n: int) -> np.ndarray[Any, Any]:
     if values is None:
         return np.full(n, None, dtype=object)
-    return np.asarray(
-        [v.strip() if isinstance(v, str) else None for v in values.array], dtype=object
-    )
+    return np.asarray(_texts(values).to_numpy(dtype=object), dtype=object)
 
 
 def _check_names(frame: pd.DataFrame, skips: _Skips) -> tuple[np.ndarray[Any, Any], ...]:
     n = len(frame)
     a = _names(frame.get("model_a"), n)
     b = _names(frame.get("model_b"), n)
-    missing = np.array([not x or not y for x, y in zip(a, b, strict=True)], dtype=bool)
+    length_a = pd.Series(a, dtype=object).str.len().fillna(0).to_numpy()
+    length_b = pd.Series(b, dtype=object).str.len().fillna(0).to_numpy()
+    missing = (length_a == 0) | (length_b == 0)
     skips.add(missing, "without a model name on both sides")
-    long = ~missing & np.array(
-        [
-            len(x or "") > MAX_NAME_LENGTH or len(y or "") > MAX_NAME_LENGTH
-            for x, y in zip(a, b, strict=True)
-        ],
-        dtype=bool,
-    )
+    long = ~missing & ((length_a > MAX_NAME_LENGTH) | (length_b > MAX_NAME_LENGTH))
     skips.add(long, f"with a model name over {MAX_NAME_LENGTH} characters")
     same = ~missing & ~long & (a == b)
     skips.add(same, "with the same model on both sides")
@@ -233,9 +242,8 @@ def _log_battles(raw: RawTable, skips: _Skips, path: Path) -> Battles | None:
             f"{path}: no 'winner' column (nor wins_a/wins_b pair counts); expected FastChat "
             "battles (model_a, model_b, winner) or pair counts"
         )
-    codes = np.asarray(
-        [_WINNERS.get(w.strip().lower(), -1) if isinstance(w, str) else -1 for w in winner.array],
-        dtype=np.int64,
+    codes = (
+        _texts(winner).str.lower().map(_WINNERS).fillna(-1).to_numpy(dtype=np.int64)
     )
     unknown = keep & (codes < 0)
     skips.add(unknown, f"whose winner is not one of {', '.join(WINNER_LABELS)}")
@@ -286,7 +294,10 @@ def _anonymous_flags(values: pd.Series | None, n: int) -> np.ndarray[Any, Any]:
     """1 / 0 per row, ``_NO_FLAG`` when not given, ``_BAD_FLAG`` when unreadable."""
     if values is None:
         return np.full(n, _NO_FLAG, dtype=np.int64)
-    return np.asarray([_flag(v) for v in values.array], dtype=np.int64)
+    if pd.api.types.is_bool_dtype(values.dtype) and not values.isna().any():
+        return values.to_numpy(dtype=bool).astype(np.int64)  # the common case: all given
+    column = pd.Series(values.to_numpy(dtype=object), dtype=object)
+    return np.asarray(column.map(_flag).to_numpy(), dtype=np.int64)
 
 
 def _aggregate(battles: Battles) -> pd.DataFrame:

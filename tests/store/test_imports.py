@@ -250,3 +250,23 @@ def test_migration_0005_up_and_down(empty_url: str, tmp_path: Path) -> None:
             s.execute(update(ImportedBattle).values(count=1))
     finally:
         engine.dispose()
+
+
+def test_names_that_are_not_text_are_skipped(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    rows = [
+        {"model_a": 5, "model_b": "y", "winner": "tie"},
+        {"model_a": None, "model_b": "y", "winner": "tie"},
+        {"model_a": ["x"], "model_b": "y", "winner": 1},
+        {"model_a": " x ", "model_b": "y", "winner": " Model_A "},
+    ]
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(rows))
+    with sessions.begin() as session:
+        report = import_battles(session, path, "odd")
+    assert report.n_battles == 1 and report.n_skipped == 3
+    assert report.skipped["without a model name on both sides"]["first"] == [1, 2, 3]
+    with sessions() as session:
+        battles = imported_battles(session)
+    assert battles is not None and set(battles.models) == {"x", "y"}  # names stripped
