@@ -12,7 +12,11 @@
 The service is shared by every visitor of a server process and is thread-safe. It
 never hands out a model name before the vote (see :mod:`arena.service.rounds`); the
 store enforces one vote per battle; a model that fails marks its battle failed and the
-service keeps serving the others.
+service keeps serving the others. Only whole answers are stored and voted: answers are
+produced behind the page under first-token and idle deadlines and answer caps
+(:mod:`arena.service.generation`); a side that fails, misses a deadline or ends
+truncated fails the battle, and :meth:`ArenaService.stop` ends both sides early (the
+battle then takes a vote only if both answers were already complete).
 """
 
 from __future__ import annotations
