@@ -9,6 +9,7 @@ replaced round acting on the new one.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -149,3 +150,36 @@ def test_stale_buttons_of_a_replaced_round_do_nothing(
     assert db(db_path) == []
     at.button(key=f"arena-vote-{Choice.B.name}").click().run()  # the new round's own button
     assert db(db_path) == [("model_b", True)]
+
+
+def test_a_stopped_round_shows_what_came_once_and_takes_no_vote(
+    app: Callable[[], AppTest],
+) -> None:
+    from arena.service.service import STOPPED_MESSAGE
+
+    at = app().run()
+    at.chat_input(key="arena.prompt").set_value("tell me a story").run()
+    ready = at.session_state["arena.round"]
+    at.session_state["arena.round"] = dataclasses.replace(
+        ready,
+        answers_a=(),
+        answers_b=(),
+        status="stopped",
+        message=STOPPED_MESSAGE,
+        partial=("Once upon a", ""),
+    )
+    at.run()
+    no_exceptions(at)
+    assert [w.value for w in at.warning] == [STOPPED_MESSAGE]
+    assert not at.error
+    assert "Once upon a" in [m.value for m in at.markdown]
+    captions = [c.value for c in at.caption]
+    assert "(Stopped.)" in captions and "(Stopped before the first words.)" in captions
+    assert vote_buttons(at) == [(label, True) for label in VOTE_LABELS]
+    assert at.button(key="arena.new").proto.type == "primary"
+    assert not at.button(key="arena.regenerate").disabled
+    assert chat_box(at) == ("Ask anything to start a new round", False)
+    at.button(key="arena.regenerate").click().run()  # the way on: answered afresh
+    no_exceptions(at)
+    assert at.session_state["arena.round"].status == "ready"
+    assert vote_buttons(at) == [(label, False) for label in VOTE_LABELS]
