@@ -9,7 +9,9 @@ are recorded as failed (``{"error": ...}``), never dropped. Remote backends get 
 pool (``concurrency``); local ones run batches one after the other (torch uses the cores).
 
 The model is created, and loaded, only when a request is not in the cache, so resuming a
-finished run does not load any weights.
+finished run does not load any weights. A fresh run knows every request will be asked, so
+:meth:`ModelRunner.prefetch` starts loading (torch and transformers imports, weights) in a
+background thread while the samples are still being prepared.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -124,23 +127,62 @@ class ModelRunner:
             json.dumps(self.identity, sort_keys=True, default=str).encode()
         ).hexdigest()
         self.load_seconds: float | None = None
+        self._prefetch: threading.Thread | None = None
+        self._prefetch_error: BaseException | None = None
+        self._closed = False
+        self._close_lock = threading.Lock()
 
     # -- the backend --------------------------------------------------------------------------
 
+    def prefetch(self) -> None:
+        """Start creating and loading a local backend in a background thread.
+
+        For a run that will send requests (not a resumed one, whose answers may all be
+        cached): the imports and the weights load while the caller prepares the samples,
+        and the first request waits only for what is left. A load that fails is re-raised
+        by the first use of :attr:`backend`. Remote backends have nothing to load.
+        """
+        if self.remote or self._backend is not None or self._prefetch is not None:
+            return
+
+        def load() -> None:
+            try:
+                backend = self._make_backend()
+            except BaseException as exc:  # re-raised in the caller's thread
+                self._prefetch_error = exc
+                return
+            with self._close_lock:
+                if self._closed:  # the run stopped meanwhile: nobody else will close it
+                    backend.close()
+                else:
+                    self._backend = backend
+
+        self._prefetch = threading.Thread(target=load, name=f"load {self.config.name}", daemon=True)
+        self._prefetch.start()
+
+    def _make_backend(self) -> Backend:
+        config = self.config
+        if config.backend == "transformers":  # the harness batches; let one call be one pass
+            config = dataclasses.replace(
+                config, options=dataclasses.replace(config.options, batch_tokens=1 << 30)
+            )
+        start = time.perf_counter()
+        backend = self._factory(config)
+        backend.load()
+        self.load_seconds = time.perf_counter() - start
+        return backend
+
     @property
     def backend(self) -> Backend:
-        """The backend, created and loaded on first use."""
+        """The backend, created and loaded on first use (or waited for, when prefetched)."""
+        if self._backend is None and self._prefetch is not None:
+            self._prefetch.join()
+            self._prefetch = None
+            error, self._prefetch_error = self._prefetch_error, None
+            if error is not None:
+                raise error
         if self._backend is None:
-            config = self.config
-            if config.backend == "transformers":  # the harness batches; let one call be one pass
-                config = dataclasses.replace(
-                    config, options=dataclasses.replace(config.options, batch_tokens=1 << 30)
-                )
-            start = time.perf_counter()
-            backend = self._factory(config)
-            backend.load()
-            self.load_seconds = time.perf_counter() - start
-            self._backend = backend
+            self._backend = self._make_backend()
         return self._backend
 
     @property
@@ -149,10 +191,12 @@ class ModelRunner:
         return self._backend is not None
 
     def close(self) -> None:
-        """Release the backend."""
-        if self._backend is not None:
-            self._backend.close()
-            self._backend = None
+        """Release the backend (one still loading in the background is released when done)."""
+        with self._close_lock:
+            self._closed = True
+            backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
 
     def metadata(self) -> dict[str, Any]:
         """Model identity for the results: the backend's info, the chat template's hash."""

@@ -396,25 +396,6 @@ def evaluate(
         tasks = tuple(t for t in tasks if t.name in options.tasks)
     if options.fewshot_as_turns and not options.chat_template:
         raise UserError("--fewshot-as-turns needs --chat-template (turns only exist in a chat)")
-    # every sample is built (and every template checked) before any model is loaded
-    samples = {
-        t.name: build_samples(
-            t,
-            suite.path,
-            limit=options.limit,
-            seed=options.seed,
-            fewshot_as_turns=options.fewshot_as_turns,
-        )
-        for t in tasks
-    }
-    data_files = {t.name: dataset_file(t.dataset) for t in tasks}
-    # model-written code runs only in a usable sandbox (or where the user said otherwise):
-    # checked before any model is loaded
-    sandbox = (
-        require_sandbox(unsandboxed=options.unsandboxed_code)
-        if any(t.kind == "code" for t in tasks)
-        else None
-    )
     runners = [
         ModelRunner(
             m,
@@ -426,17 +407,45 @@ def evaluate(
         )
         for m in models
     ]
-    run_config = {
-        "suite": suite.name,
-        "suite_sha256": suite.sha256,
-        "models": {r.config.name: r.identity_hash for r in runners},
-        "options": options.recorded(),
-    }
-    if output is not None:
-        _check_run_dir(output, run_config, resume)
-    cache = RequestCache(output / "cache.sqlite" if output is not None else None)
-    for r in runners:
-        r.cache = cache
+    if not resume:
+        # every request will be asked: the first model loads (imports, weights) in the
+        # background while the samples are built and checked; an error found there stops
+        # the run before any request, the load is abandoned
+        runners[0].prefetch()
+    try:
+        samples = {
+            t.name: build_samples(
+                t,
+                suite.path,
+                limit=options.limit,
+                seed=options.seed,
+                fewshot_as_turns=options.fewshot_as_turns,
+            )
+            for t in tasks
+        }
+        data_files = {t.name: dataset_file(t.dataset) for t in tasks}
+        # model-written code runs only in a usable sandbox (or where the user said otherwise):
+        # checked before any request
+        sandbox = (
+            require_sandbox(unsandboxed=options.unsandboxed_code)
+            if any(t.kind == "code" for t in tasks)
+            else None
+        )
+        run_config = {
+            "suite": suite.name,
+            "suite_sha256": suite.sha256,
+            "models": {r.config.name: r.identity_hash for r in runners},
+            "options": options.recorded(),
+        }
+        if output is not None:
+            _check_run_dir(output, run_config, resume)
+        cache = RequestCache(output / "cache.sqlite" if output is not None else None)
+        for r in runners:
+            r.cache = cache
+    except BaseException:
+        for r in runners:
+            r.close()  # a model loading in the background is released when it is done
+        raise
 
     from tqdm import tqdm
 
