@@ -57,6 +57,35 @@ def _norm_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def style_features(
+    rng: np.random.Generator, z_strength: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per-side style counts ``{"a": {feature: int32 array}, "b": {...}}`` for battles ``a, b``.
+
+    Per-model habits: a verbosity correlated (~0.3) with the standardised strength
+    ``z_strength`` (one value per model), so style is confounded with strength as on the
+    real Arena; per battle, answer length log-normal around the model's verbosity and
+    headers / list items / bold Poisson in proportion to length with a per-model rate.
+    ``perf/bench_cli.py`` uses it to give the real Arena battles (which carry no texts)
+    style columns.
+    """
+    n_models = len(z_strength)
+    verbosity = 0.3 * z_strength + math.sqrt(1 - 0.3**2) * rng.normal(size=n_models)
+    log_len = math.log(450.0) + 0.35 * verbosity
+    habit = {
+        "headers": rng.lognormal(0.0, 0.7, n_models) / 250.0,
+        "list_items": rng.lognormal(0.0, 0.6, n_models) / 60.0,
+        "bold": rng.lognormal(0.0, 0.8, n_models) / 120.0,
+    }
+    side: dict[str, dict[str, np.ndarray]] = {"a": {}, "b": {}}
+    for s, m in (("a", a), ("b", b)):
+        tokens = np.maximum(1, np.rint(rng.lognormal(log_len[m], 0.6))).astype(np.int32)
+        side[s]["tokens"] = tokens
+        for f, rate in habit.items():
+            side[s][f] = rng.poisson(tokens * rate[m]).astype(np.int32)
+    return side
+
+
 def make_synthetic(
     n_battles: int = 3_000_000, n_models: int = 300, seed: int = 20240814
 ) -> tuple[pd.DataFrame, dict[str, object]]:
@@ -80,21 +109,7 @@ def make_synthetic(
         b[clash] = rng.choice(n_models, size=clash.size, p=pop)
         clash = clash[a[clash] == b[clash]]
 
-    # Per-model style habits; verbosity correlated (~0.3) with strength.
-    verbosity = 0.3 * z_rating + math.sqrt(1 - 0.3**2) * rng.normal(size=n_models)
-    log_len = math.log(450.0) + 0.35 * verbosity
-    habit = {
-        "headers": rng.lognormal(0.0, 0.7, n_models) / 250.0,
-        "list_items": rng.lognormal(0.0, 0.6, n_models) / 60.0,
-        "bold": rng.lognormal(0.0, 0.8, n_models) / 120.0,
-    }
-    side: dict[str, dict[str, np.ndarray]] = {"a": {}, "b": {}}
-    for s, m in (("a", a), ("b", b)):
-        tokens = np.maximum(1, np.rint(rng.lognormal(log_len[m], 0.6))).astype(np.int32)
-        side[s]["tokens"] = tokens
-        for f, rate in habit.items():
-            side[s][f] = rng.poisson(tokens * rate[m]).astype(np.int32)
-
+    side = style_features(rng, z_rating, a, b)
     logit = (rating[a] - rating[b]) * math.log(10.0) / 400.0
     for f in FEATURES:
         logit += TRUE_BETA[f] * _norm_diff(side["a"][f].astype(float), side["b"][f].astype(float))
