@@ -97,8 +97,18 @@ class Flood:
     ended: threading.Event = field(default_factory=threading.Event)
 
 
-def flood(record: Flood, *, size: int = 64 * 1024, every: float = 0.01, most: int = 3000) -> Action:
-    """Stream chat chunks of ``size`` characters every ``every`` s until the client hangs up."""
+def flood(
+    record: Flood,
+    *,
+    size: int = 64 * 1024,
+    every: float = 0.01,
+    most: int = 3000,
+    text: bool = True,
+) -> Action:
+    """Stream chat chunks of ``size`` characters every ``every`` s until the client hangs up.
+
+    With ``text=False`` the chunks are SSE comments of that size: bytes, but no answer.
+    """
     piece = "x" * (size - 1) + " "
 
     def act(h: BaseHTTPRequestHandler) -> None:
@@ -107,7 +117,8 @@ def flood(record: Flood, *, size: int = 64 * 1024, every: float = 0.01, most: in
         h.end_headers()
         try:
             for _ in range(most):
-                line = f"data: {json.dumps(chat_chunk(piece))}\n\n".encode()
+                event = f"data: {json.dumps(chat_chunk(piece))}" if text else f": {piece}"
+                line = f"{event}\n\n".encode()
                 h.wfile.write(line)
                 h.wfile.flush()
                 record.chunks += 1

@@ -382,3 +382,19 @@ def test_watchers_hear_that_answers_are_still_awaited(svc: Callable[..., ArenaSe
     # The fast side is done within a second; the slow one says nothing for 2.5 s: the
     # watcher gets "waiting" events meanwhile (the page shows them and handles clicks).
     assert kinds.count("waiting") >= 1
+
+
+def test_a_server_flooding_bytes_without_text_fails_at_the_first_token_deadline(
+    tmp_path: Path, make_service: Callable[..., ArenaService], http: ScriptedServer
+) -> None:
+    record = Flood()
+    service = make_service(
+        write_models(tmp_path, openai_models(http.url), "remote.toml"), first_token_timeout_s=0.5
+    )
+    http.queue(flood(record, text=False))  # 64 KB SSE comments every 10 ms: no answer at all
+    events, ticket = run(service)
+    assert events[-1].kind == "failed" and "took too long" in events[-1].text
+    status, error, _, _ = stored(service, ticket)
+    assert status == "failed" and "no first token within 0.5 s" in (error or "")
+    assert record.ended.wait(30)  # the client let go (at the latest at the 16 MiB bound)
+    assert record.bytes < 20 * 2**20
