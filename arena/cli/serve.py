@@ -107,6 +107,9 @@ def _prepare(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
         )
     models = None if args.models is None else str(Path(args.models).expanduser().resolve())
     load_models(models)  # a bad models file stops here, with its one-line message
+    from arena.service import ServiceConfig
+
+    ServiceConfig.from_env()  # so does a bad ARENA_* setting (a deadline, a cap, a limit)
     url = database_url(args.database)
     if not args.no_migrate:
         from arena.store import upgrade

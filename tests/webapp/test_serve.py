@@ -91,3 +91,15 @@ def test_bad_port_and_missing_streamlit(
     )
     status, err = run(["--database", f"sqlite:///{tmp_path / 'y.db'}"], capsys)
     assert status == 2 and "pip install 'arena[web]'" in err
+
+
+def test_bad_generation_setting_stops_before_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARENA_IDLE_TIMEOUT_S", "0")
+    db = tmp_path / "never.db"
+    models = str(write_models(tmp_path))
+    status, err = run(["--models", models, "--database", f"sqlite:///{db}"], capsys)
+    assert status == 2
+    assert err == "arena: error: $ARENA_IDLE_TIMEOUT_S must be a number of seconds > 0, got 0.0"
+    assert not db.exists()
