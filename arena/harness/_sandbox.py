@@ -107,7 +107,7 @@ _DRIVER = r"""
 import os, resource, sys
 def _driver():
     token_fd, verdict_fd, mem, cpu, nproc, fsize, nofile = map(int, sys.argv[1:8])
-    read, write, close, exit_ = os.read, os.write, os.close, os._exit
+    read, write, close, exit_, blocking = os.read, os.write, os.close, os._exit, os.set_blocking
     R = resource
     limits = ((R.RLIMIT_AS, mem, mem), (R.RLIMIT_CPU, cpu, cpu + 1),
               (R.RLIMIT_FSIZE, fsize, fsize), (R.RLIMIT_NOFILE, nofile, nofile),
@@ -142,6 +142,7 @@ def _driver():
             pass
     # the program ran to its end: ask for the token, give it back, leave at once
     write(verdict_fd, b"done")
+    blocking(token_fd, True)  # whatever the program did to the descriptor
     token = read(token_fd, 256)
     write(verdict_fd, token)
     exit_(0)
@@ -639,7 +640,12 @@ def _watch(
     if bytes(verdict) == _DONE + token and rc == 0:
         return ExecResult("passed", "", seconds, output)
     tail = _detail(output)
-    if verdict:
+    said = bytes(verdict)
+    if said == _DONE:
+        why = f"an incomplete verdict: 'done', but the token never came back (exit status {rc})"
+    elif said == _DONE + token:
+        why = f"the verdict came back, but the process ended with exit status {rc}"
+    elif verdict:
         why = "a forged verdict: the verdict pipe carried something other than the driver's"
     elif rc == 0:
         why = "the program exited before its test finished (status 0, no verdict)"
