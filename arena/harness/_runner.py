@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
+import math
 import platform
 import re
 import sys
@@ -217,10 +218,13 @@ def code_limits(task: TaskSpec) -> Limits:
 
 
 def _clip_unit(m: MetricValue) -> MetricValue:
-    """A rate's interval kept inside [0, 1] (the normal interval can cross either end)."""
-    return dataclasses.replace(
-        m, ci_lower=max(0.0, m.ci_lower), ci_upper=min(1.0, m.ci_upper)
-    )  # NaN stays NaN: max/min return the NaN first argument
+    """A rate's interval kept inside [0, 1] (the normal interval can cross either end).
+
+    An undefined bound (NaN: a single sample) stays undefined.
+    """
+    lower = m.ci_lower if math.isnan(m.ci_lower) else max(0.0, m.ci_lower)
+    upper = m.ci_upper if math.isnan(m.ci_upper) else min(1.0, m.ci_upper)
+    return dataclasses.replace(m, ci_lower=lower, ci_upper=upper)
 
 
 def _run_code(

@@ -16,8 +16,8 @@ A harness that is not root runs bwrap #2 directly (as its own user). Inside, the
 sees read-only ``/usr`` (with the ``/lib*``, ``/bin`` links) and the interpreter's prefix
 with its ``site-packages`` hidden, so only the standard library imports; a fresh
 ``/proc`` of its own pid namespace (the harness and every other process are invisible,
-so no ``/proc/PID/environ``, ``/proc/PID/ns`` or ``kill``); a minimal ``/dev``; and two
-size-capped tmpfs, ``/sandbox`` (working directory, ``HOME``) and ``/tmp``, that vanish
+so no ``/proc/PID/environ``, ``/proc/PID/ns`` or ``kill``); a minimal read-only ``/dev``
+(the root is read-only too); and two size-capped tmpfs, ``/sandbox`` (working directory, ``HOME``) and ``/tmp``, that vanish
 with it. Nothing else of the host (``/etc``, ``/root``, ``/work``, the project, the venv)
 is there, the network namespace holds only a loopback of its own, and ``/usr/local`` is
 hidden unless the interpreter lives there.
@@ -35,7 +35,8 @@ write end of a verdict pipe; after the program has run to its end without an exc
 it writes ``done`` there, and only then does the harness send it a fresh random token
 (through a second pipe, empty until that moment), which the driver writes back and exits
 at once. A pass is exactly ``done`` and the token, with exit status 0; anything else on
-the verdict pipe, before or after, poisons the run (the token is never sent). So exiting
+the verdict pipe fails the run, and anything before ``done`` poisons it (the token is
+never sent). So exiting
 early with any status (``raise SystemExit(0)``, ``os._exit(0)``), crashing, printing a
 verdict, and reading the program's own source, ``/proc/self`` (arguments, environment,
 every descriptor) or memory for a secret, then writing it everywhere, all fail.
