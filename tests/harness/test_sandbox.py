@@ -364,6 +364,25 @@ def test_unsandboxed_mode_keeps_limits_and_the_verdict() -> None:
     assert require_sandbox(unsandboxed=True)["tool"] == "none"
 
 
+def test_unsandboxed_a_daemon_that_escapes_its_session_does_not_hang_the_harness() -> None:
+    # without the sandbox nothing kills it (documented); the reader still stops waiting
+    marker = "/usr/bin/sleep 4321.5"
+    src = """
+import os
+if os.fork() == 0:
+    os.setsid()
+    os.execv("/usr/bin/sleep", ["/usr/bin/sleep", "4321.5"])
+"""
+    start = time.perf_counter()
+    try:
+        r = run_program(src, Limits(timeout=30), unsandboxed=True)
+        assert r.passed and time.perf_counter() - start < 10
+    finally:
+        time.sleep(0.2)
+        for pid in _alive(marker):
+            os.kill(pid, 9)
+
+
 def test_without_bubblewrap_code_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_sandbox, "BWRAP", "/nonexistent/bwrap")
     sandbox_status.cache_clear()
