@@ -131,6 +131,20 @@ for _ in range(8):
     assert r.status == "failed" and "BlockingIOError" in r.detail
 
 
+def test_limits_cannot_be_raised_from_inside() -> None:
+    src = """
+import resource
+for res in (resource.RLIMIT_NPROC, resource.RLIMIT_AS, resource.RLIMIT_CPU):
+    try:
+        resource.setrlimit(res, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError):
+        continue
+    raise AssertionError(f"raised limit {res}")
+"""
+    r = run_program(src, L10)
+    assert r.passed, r.detail
+
+
 def test_only_a_scratch_directory_and_the_standard_library_are_there() -> None:
     src = """
 import os, sys
