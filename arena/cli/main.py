@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arena.cli.db",
     "arena.cli.serve",
     "arena.cli.eval",
+    "arena.cli.standing",
 )
 
 #: Every command: name -> (module that registers it, its one-line help). ``arena --help``
@@ -49,6 +50,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("arena.cli.db", "create or migrate the vote database"),
     "serve": ("arena.cli.serve", "start the voting web app"),
     "eval": ("arena.cli.eval", "run benchmark suites on models (and compare with arena ratings)"),
+    "standing": (
+        "arena.cli.standing",
+        "one model's rating, rank, ties, rank probabilities and votes still needed",
+    ),
 }
 
 

@@ -95,6 +95,7 @@ from arena.store import (
 )
 
 if TYPE_CHECKING:
+    from arena.campaign.standing import Standing
     from arena.service.judges import JudgeBoard, JudgeLeaderboards, RankAgreement
     from arena.service.leaderboard import BoardView, LiveLeaderboard
 
@@ -980,6 +981,23 @@ class ArenaService:
     def reveal(self, name: str) -> None:
         """Announce a preview model: its real name replaces its codename everywhere."""
         self.update_model(name, codename=None)
+
+    def model_standing(self, name: str, *, rounds: int = 100) -> Standing:
+        """A model's standing from the stored votes, real names (admin only).
+
+        See :func:`arena.campaign.standing.model_standing`; takes seconds (bootstrap).
+
+        Raises
+        ------
+        UserError
+            No votes yet, or the model has none.
+        """
+        from arena.campaign.data import read_store
+        from arena.campaign.standing import model_standing
+
+        with self._read() as session:
+            data = read_store(session, admin=True)
+        return model_standing(data.battles, data.resolve(name), rounds=rounds)
 
     def vote_stats(self) -> VoteStats:
         """Counts of votes, voters, outcomes, statuses and per-model results."""

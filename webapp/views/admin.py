@@ -189,3 +189,37 @@ with exports_tab:
             mime="text/csv" if kind == "csv" else "application/jsonl",
             on_click="ignore",
         )
+
+
+# -- a model's standing (arena standing MODEL, on the stored votes, real names) ------------
+STANDING = "admin.standing.result"
+
+
+def _standing(name: str) -> None:
+    try:
+        state[STANDING] = (name, svc.model_standing(name))
+    except UserError as error:
+        state[STANDING] = (name, str(error))
+
+
+st.divider()
+st.subheader("Standing of a model", anchor=False)
+st.caption(
+    "Rating, interval and Rank (UB) as on the leaderboard, the models it is statistically "
+    "tied with, the probability of each rank (bootstrap), and how many more battles, "
+    "against which opponents, would separate it from each tied model. Real names: the "
+    "admin only. Takes a few seconds."
+)
+standing_names = [m.name for m in svc.admin_models()]
+if standing_names:
+    picked = st.selectbox("Model", standing_names, key="admin.standing.model")
+    st.button("Compute its standing", key="admin.standing.go", on_click=_standing, args=(picked,))
+    result = state.get(STANDING)
+    if result is not None:
+        from arena.campaign.standing import standing_markdown
+
+        shown_name, value = result
+        if isinstance(value, str):
+            st.info(value)
+        else:
+            st.markdown(standing_markdown(value, source="the votes database"))
