@@ -18,9 +18,10 @@ with its ``site-packages`` hidden, so only the standard library imports; a fresh
 ``/proc`` of its own pid namespace (the harness and every other process are invisible,
 so no ``/proc/PID/environ``, ``/proc/PID/ns`` or ``kill``); a minimal read-only ``/dev``
 (the root is read-only too); and two size-capped tmpfs, ``/sandbox`` (working
-directory, ``HOME``) and ``/tmp``, that vanish with it. Nothing else of the host (``/etc``, ``/root``, ``/work``, the project, the venv)
-is there, the network namespace holds only a loopback of its own, and ``/usr/local`` is
-hidden unless the interpreter lives there.
+directory, ``HOME``) and ``/tmp``, that vanish with it. Nothing else of the host
+(``/etc``, ``/root``, ``/work``, the project, the venv) is there, the network namespace
+holds only a loopback of its own, and ``/usr/local`` is hidden unless the interpreter
+lives there.
 
 The driver sets the limits of :class:`Limits` with ``setrlimit`` before the program runs
 (address space, CPU time, processes and threads, file size, open files, no core dumps);

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena.service.errors import RateLimited, ServiceError
 from arena.service.limits import subject
+from arena.store import database_faults
 from arena.store import limits as store_limits
 
 __all__ = ["ADMIN_ENV", "AdminGate", "FailureStore", "MemoryFailures", "StoredFailures"]
@@ -88,12 +89,12 @@ class StoredFailures:
 
     def get(self, client: str, now: float) -> tuple[int, float]:
         """See :meth:`FailureStore.get`."""
-        with self._sessions.begin() as session:
+        with database_faults(), self._sessions.begin() as session:
             return store_limits.failure_count(session, _SCOPE, subject("client", client), now=now)
 
     def add(self, client: str, now: float, forget_after_s: float) -> int:
         """See :meth:`FailureStore.add`."""
-        with self._sessions.begin() as session:
+        with database_faults(), self._sessions.begin() as session:
             key = subject("client", client)
             return store_limits.record_failure(
                 session, _SCOPE, key, now=now, forget_after_s=forget_after_s
@@ -101,7 +102,7 @@ class StoredFailures:
 
     def clear(self, client: str) -> None:
         """See :meth:`FailureStore.clear`."""
-        with self._sessions.begin() as session:
+        with database_faults(), self._sessions.begin() as session:
             store_limits.clear_subject(session, _SCOPE, subject("client", client))
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena.service.errors import EmptyPrompt, PromptTooLong, RateLimited, TooManyTurns
+from arena.store import database_faults as store_faults
 from arena.store import limits as store_limits
 
 __all__ = [
@@ -164,7 +165,7 @@ class SharedRateLimiter:
             prune = now >= self._next_prune
             if prune:
                 self._next_prune = now + self.window_s
-        with self._sessions.begin() as session:
+        with store_faults(), self._sessions.begin() as session:
             if prune:
                 store_limits.prune(session, now=now)
             for kind, value, limit in keys:

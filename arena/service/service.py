@@ -74,6 +74,7 @@ from arena.store import (
     AlreadyVoted,
     BattleNotReady,
     BattleStatus,
+    DatabaseFault,
     InvalidTransition,
     Model,
     StoreError,
@@ -82,6 +83,7 @@ from arena.store import (
     VoteStats,
     add_turn,
     create_battle,
+    database_faults,
     get_battle,
     list_models,
     make_sessionmaker,
@@ -320,13 +322,15 @@ class ArenaService:
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        # A database fault (file deleted, read-only, disk full, busy) becomes one clear
+        # StoreError, logged; the transaction is rolled back, so nothing half-written.
+        with database_faults(), self._sessions.begin() as session:
             yield session
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
         # Closing (not rolling back) ends the transaction and keeps loaded rows readable.
-        with self._read_sessions() as session:
+        with database_faults(), self._read_sessions() as session:
             yield session
 
     # -- models ------------------------------------------------------------------------
@@ -338,8 +342,13 @@ class ArenaService:
             cached = self._catalog_cache
             if cached is not None and not fresh and now - cached[0] < CATALOG_TTL_S:
                 return cached[1]
-        with self._read() as session:
-            entries = tuple(_Entry.of(m) for m in list_models(session))
+        try:
+            with self._read() as session:
+                entries = tuple(_Entry.of(m) for m in list_models(session))
+        except DatabaseFault:
+            if cached is None:
+                raise
+            return cached[1]  # (logged) the pages keep drawing; writes say what failed
         with self._catalog_lock:
             self._catalog_cache = (now, entries)
         return entries

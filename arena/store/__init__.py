@@ -35,6 +35,7 @@ from arena.store.catalog import ModelSpec, get_models, list_models, upsert_model
 from arena.store.engine import (
     ENV_VAR,
     check_connection,
+    database_faults,
     database_url,
     make_engine,
     make_sessionmaker,
@@ -43,6 +44,8 @@ from arena.store.engine import (
 from arena.store.errors import (
     AlreadyVoted,
     BattleNotReady,
+    DatabaseBusy,
+    DatabaseFault,
     DatabaseUnavailable,
     InvalidOutcome,
     InvalidTransition,
@@ -152,6 +155,8 @@ __all__ = [
     "BattleNotReady",
     "BattleStatus",
     "Conversation",
+    "DatabaseBusy",
+    "DatabaseFault",
     "DatabaseUnavailable",
     "EvalResult",
     "EvalRun",
@@ -177,6 +182,7 @@ __all__ = [
     "add_turn",
     "check_connection",
     "create_battle",
+    "database_faults",
     "database_url",
     "ensure_voter",
     "eval_results_frame",

@@ -12,6 +12,8 @@ from arena.errors import UserError
 __all__ = [
     "AlreadyVoted",
     "BattleNotReady",
+    "DatabaseBusy",
+    "DatabaseFault",
     "DatabaseUnavailable",
     "InvalidOutcome",
     "InvalidTransition",
@@ -30,6 +32,18 @@ class StoreError(UserError):
 
 class DatabaseUnavailable(StoreError):
     """The database URL is malformed, names an unsupported database, or cannot be reached."""
+
+
+class DatabaseFault(DatabaseUnavailable):
+    """The database failed under a running server; nothing of the operation was written.
+
+    Its file was deleted or replaced, or became read-only, or its disk is full, or it
+    gave an I/O error (the transaction was rolled back, or never began).
+    """
+
+
+class DatabaseBusy(DatabaseFault):
+    """Another writer held the database longer than the busy timeout; nothing was written."""
 
 
 class SchemaNotCurrent(StoreError):

@@ -229,7 +229,7 @@ def test_rate_limit_per_visitor(make_service: Callable[..., ArenaService]) -> No
     service.start_battle("v1", "2")
     with pytest.raises(RateLimited, match="try again in") as caught:
         service.start_battle("v1", "3")
-    assert 0 < caught.value.retry_after <= 60
+    assert 0 < caught.value.retry_after <= 90  # sliding estimate: up to 1.5 windows at limit 2
     service.start_battle("v2", "another visitor is not limited")
 
 
