@@ -578,7 +578,11 @@ class LiveLeaderboard:
             views["imported", None] = build_board(
                 None, names, source="imported", imported=imported
             )
-            views["all", None] = build_board(live_all, names, source="all", imported=imported)
+            views["all", None] = (  # nothing imported: the live board (no second fit)
+                build_board(live_all, names, source="all", imported=imported)
+                if imported is not None
+                else dataclasses.replace(views["live", None], source="all")
+            )
             for cat in cats:
                 views["live", cat] = build_board(count_battles(counts, cat), names, category=cat)
         with self._lock:
