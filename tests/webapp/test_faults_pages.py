@@ -70,3 +70,21 @@ def test_vote_on_a_broken_database_says_so(
         no_exceptions(at)
         assert any("Thanks for voting" in str(s.value) for s in at.success)
         assert db(db_path) == [("model_a", True)]
+
+
+def test_admin_page_on_a_read_only_database_says_so(
+    app: Callable[[], AppTest], app_env: Callable[..., None], db_path: Path, unfreeze: None
+) -> None:
+    from .conftest import PASSWORD
+
+    app_env(ARENA_ADMIN_PASSWORD=PASSWORD)
+    at = app().run()
+    at.switch_page("views/admin.py").run()
+    at.text_input(key="admin.password").input(PASSWORD)
+    at.button[0].click().run()
+    assert [t.label for t in at.tabs] == ["Models", "Votes", "Exports"]
+    _freeze(db_path)
+    at.run()
+    no_exceptions(at)
+    assert any("The vote database cannot be read" in str(e.value) for e in at.error)
+    assert any("has become read-only" in str(e.value) for e in at.error)

@@ -75,7 +75,10 @@ def _reveal(name: str) -> None:
 
 
 def _export(fmt: str) -> None:
-    state[EXPORT] = (fmt, svc.export_votes(fmt))
+    try:
+        state[EXPORT] = (fmt, svc.export_votes(fmt))
+    except UserError as error:
+        state[ERROR] = str(error)
 
 
 st.button("Log out", key="admin.logout", on_click=_logout)
@@ -84,10 +87,16 @@ notice = state.pop(NOTICE, None)
 if notice:
     st.success(notice)
 
+try:  # a broken store (deleted, read-only, busy) is one message, not a traceback
+    models = svc.admin_models()
+    stats = svc.vote_stats()
+except UserError as error:
+    st.error(f"The vote database cannot be read: {error}")
+    st.stop()
+
 models_tab, votes_tab, exports_tab = st.tabs(["Models", "Votes", "Exports"])
 
 with models_tab:
-    models = svc.admin_models()
     st.dataframe(
         pd.DataFrame(
             {
@@ -136,7 +145,6 @@ with models_tab:
         st.write(", ".join(svc.leak_detector.terms))
 
 with votes_tab:
-    stats = svc.vote_stats()
     a, b, c = st.columns(3)
     a.metric("Votes", f"{stats.n_votes:,}")
     b.metric("Voters", f"{stats.n_voters:,}")
