@@ -77,10 +77,16 @@ def voter() -> str:
 
 
 def show_error(key: str) -> None:
-    """Show, once, the error a callback left under ``key``."""
+    """Show, once, the error a callback left under ``key``.
+
+    Always one container, empty without an error: the page keeps its shape, so a
+    message does not shift what follows (elements of the previous drawing would linger
+    beside the new ones while answers stream).
+    """
     message = st.session_state.pop(key, None)
-    if message:
-        st.error(message)
+    with st.container():
+        if message:
+            st.error(message)
 
 
 def markdown(text: str) -> None:
@@ -357,7 +363,8 @@ def loading_notice(svc: ArenaService, *, live: bool) -> Placeholder:
     ends; while answers stream, the stream keeps it true instead (and the page is drawn
     afresh at the end). Returns the notice's placeholder.
     """
-    notice = st.empty()
+    holder = st.container()  # one slot in the page, whatever is drawn inside
+    notice = holder.empty()
 
     def draw() -> None:
         available = svc.availability()
@@ -375,7 +382,8 @@ def loading_notice(svc: ArenaService, *, live: bool) -> Placeholder:
             notice.empty()
 
     if live and svc.availability().loading:
-        st.fragment(draw, run_every=LOADING_POLL_S)()
+        with holder:
+            st.fragment(draw, run_every=LOADING_POLL_S)()
     else:
         draw()
     return notice
