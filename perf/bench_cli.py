@@ -31,7 +31,7 @@ quiet 2-core machine, and other processes slow every figure (CPU seconds less so
     .venv/bin/python perf/bench_cli.py --quick                    # ~10 min with the peers
     .venv/bin/python perf/bench_cli.py --quick --write-results    # into perf/RESULTS.md
     .venv/bin/python perf/bench_cli.py --impls ours --runs 9      # ours only
-    git worktree add /tmp/arena-before a2cb407                    # an older commit...
+    git worktree add /tmp/arena-before fb5f75a~1                  # before lazy loading...
     .venv/bin/python perf/bench_cli.py --baseline /tmp/arena-before --importtime
                                                                   # ...timed beside ours
 
@@ -514,6 +514,17 @@ def markdown(rows: list[Row], info: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def report(rows: list[Row], info: dict[str, Any]) -> None:
+    """Print the table and the targets."""
+    print(f"load average before / after: {info['load_before']} / {info['load_after']}")
+    lines = table(rows)
+    widths = [max(len(HEADER[i]), *(len(r[i]) for r in lines)) for i in range(len(HEADER))]
+    for line in [HEADER, *lines]:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    for task, text in targets(rows).items():
+        print(f"target {task}: {text}")
+
+
 def write_results(path: Path, section_md: str) -> None:
     """Replace the marked section of ``path`` (append it when missing)."""
     text = path.read_text() if path.exists() else "# Performance results\n"
@@ -569,7 +580,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-results", action="store_true", help="update perf/RESULTS.md")
     ap.add_argument("--results-file", type=Path, default=RESULTS_MD)
     ap.add_argument("--json", type=Path, default=OUT / "bench_cli.json")
+    ap.add_argument(
+        "--report",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: print (and with --write-results, record) an earlier run's JSON",
+    )
     args = ap.parse_args(argv)
+    if args.report is not None:
+        saved = json.loads(args.report.read_text())
+        rows = [
+            Row(**{k: v for k, v in r.items() if k in Row.__dataclass_fields__})
+            for r in saved["rows"]
+        ]
+        info = saved["info"]
+        report(rows, info)
+        if args.write_results:
+            write_results(args.results_file, markdown(rows, info, info.get("command", "")))
+            print(f"wrote {args.results_file}")
+        return 0
     if args.baseline is not None and not (args.baseline / "arena" / "cli" / "main.py").is_file():
         ap.error(f"--baseline {args.baseline}: not a checkout of this repository")
 
@@ -601,12 +630,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     info["busy"] = bool(ones) and max(ones) > 0.5
     print(f"load average after: {info['load_after']}\n")
-    widths = [max(len(HEADER[i]), *(len(r[i]) for r in table(rows))) for i in range(len(HEADER))]
-    for line in [HEADER, *table(rows)]:
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-    for task, text in targets(rows).items():
-        print(f"target {task}: {text}")
+    report(rows, info)
     command = "python perf/bench_cli.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    info["command"] = command.strip()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(

