@@ -47,6 +47,7 @@ from arena.errors import UserError
 from arena.store.schema import BattleImport, ImportedBattle
 
 __all__ = [
+    "MAX_COUNT",
     "MAX_NAME_LENGTH",
     "SOURCE_PATTERN",
     "ImportReport",
@@ -59,6 +60,8 @@ __all__ = [
 
 #: Longest model name stored (the column's width).
 MAX_NAME_LENGTH = 200
+#: Largest count of one stored row (a 32-bit integer column on every back end).
+MAX_COUNT = 2**31 - 1
 #: Source names: letters, digits and ``. _ - :`` (shown on the page and in exports).
 SOURCE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}"
 #: Row numbers kept per skip reason, for the report.
@@ -206,6 +209,7 @@ def _pair_count_battles(raw: RawTable, skips: _Skips) -> Battles | None:
     a, b, keep = _check_names(frame, skips)
     counts = np.zeros((len(frame), 4), np.int64)
     bad = np.zeros(len(frame), bool)
+    huge = np.zeros(len(frame), bool)
     for k, spellings in enumerate(_COUNT_COLUMNS):
         name = next((s for s in spellings if s in frame.columns), None)
         if name is None:
@@ -213,9 +217,12 @@ def _pair_count_battles(raw: RawTable, skips: _Skips) -> Battles | None:
         values = pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64)
         invalid = ~np.isfinite(values) | (values < 0) | (values != np.floor(values))
         bad |= invalid
-        counts[:, k] = np.where(invalid, 0, values).astype(np.int64)
+        huge |= ~invalid & (values > MAX_COUNT)
+        counts[:, k] = np.where(invalid | (values > MAX_COUNT), 0, values).astype(np.int64)
     skips.add(keep & bad, "whose counts are not whole numbers of at least 0")
     keep &= ~bad
+    skips.add(keep & huge, f"with a count above {MAX_COUNT:,}")
+    keep &= ~huge
     empty = keep & (counts.sum(axis=1) == 0)
     skips.add(empty, "whose counts are all 0")
     keep &= ~empty
@@ -421,8 +428,8 @@ def import_battles(
             f"{file}: no row could be imported" + (f" ({reasons})" if reasons else "")
         )
     rows = _aggregate(battles)
-    if int(rows["count"].max()) > 2**31 - 1:
-        raise UserError(f"{file}: a pair count exceeds 2,147,483,647; split the file")
+    if int(rows["count"].max()) > MAX_COUNT:
+        raise UserError(f"{file}: a pair's count exceeds {MAX_COUNT:,}; split the file")
     data_sha256 = _data_sha256(rows)
     twin = session.scalars(
         select(BattleImport).where(BattleImport.data_sha256 == data_sha256).limit(1)

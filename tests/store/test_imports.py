@@ -151,6 +151,8 @@ def test_bad_rows_are_skipped_with_reasons_and_line_numbers(
         ("model_a,model_b,wins_a,wins_b\nA,B,1.5,1\n", "whole numbers of at least 0"),
         ("model_a,model_b,wins_a,wins_b\nA,B,lots,1\n", "whole numbers of at least 0"),
         ("model_a,model_b,wins_a,wins_b\nA,B,0,0\n", "all 0"),
+        ("model_a,model_b,wins_a,wins_b\nA,B,1e300,1\n", "count above 2,147,483,647"),
+        ("model_a,model_b,wins_a,wins_b\nA,B,inf,1\n", "whole numbers of at least 0"),
         ("model_a,model_b,winner\nA,A,tie\n", "same model"),
     ],
 )
@@ -235,7 +237,7 @@ def test_migration_0005_up_and_down(empty_url: str, tmp_path: Path) -> None:
     script = ScriptDirectory.from_config(alembic_config()).get_revision("0005_battle_sources")
     assert script is not None and script.down_revision == "0004_rate_limits"
     assert upgrade(empty_url, "0004_rate_limits").current == "0004_rate_limits"
-    assert upgrade(empty_url).current == "0005_battle_sources"
+    assert upgrade(empty_url, "0005_battle_sources").current == "0005_battle_sources"
     engine = make_engine(empty_url)
     try:
         with make_sessionmaker(engine).begin() as session:
@@ -244,7 +246,8 @@ def test_migration_0005_up_and_down(empty_url: str, tmp_path: Path) -> None:
             command.downgrade(alembic_config(conn), "0004_rate_limits")
         engine.dispose()
         assert not {"battle_imports", "imported_battles"} & set(inspect(engine).get_table_names())
-        assert upgrade(empty_url).current == "0005_battle_sources"  # and up again, triggers too
+        again = upgrade(empty_url, "0005_battle_sources")  # and up again, triggers too
+        assert again.current == "0005_battle_sources"
         with pytest.raises(DBAPIError, match="read-only"), make_sessionmaker(engine).begin() as s:
             import_battles(s, counts_file(tmp_path), "public")
             s.execute(update(ImportedBattle).values(count=1))
