@@ -66,7 +66,8 @@ import pandas as pd  # noqa: E402
 import peers  # noqa: E402
 import synth  # noqa: E402
 
-ARENA_COUNTS = ROOT.parent / "shared" / "data" / "pairwise" / "chatbotarena_20240814_paircounts.csv"
+#: The Chatbot Arena pair counts: leaderbot's copy on PyPI, else ../shared (arena.data).
+ARENA_COUNTS = "chatbotarena_20240814"
 RESULTS_MD = PERF / "RESULTS.md"
 OUT_DIR = PERF / "out"
 BEGIN_MARK = "<!-- bench_ratings:begin -->"
@@ -81,14 +82,16 @@ EXPENSIVE_SECONDS = 60.0
 
 
 # =============================================================================== data
-def arena_battles(path: Path = ARENA_COUNTS, seed: int = 0) -> pd.DataFrame:
+def arena_battles(path: Path | None = None, seed: int = 0) -> pd.DataFrame:
     """Expand the Arena pair counts to one row per battle, like a raw vote log.
 
     Row order is shuffled and the side each model is shown on is drawn at random (the
     counts file lists the alphabetically first model as ``model_a``); ``winner`` follows
     the side. Columns ``model_a, model_b, winner`` in pandas' default string dtype.
     """
-    counts = pd.read_csv(path)
+    from arena.data import pair_counts_frame
+
+    counts = pair_counts_frame(ARENA_COUNTS) if path is None else pd.read_csv(path)
     names, inv = np.unique(
         np.concatenate([counts["model_a"].to_numpy(str), counts["model_b"].to_numpy(str)]),
         return_inverse=True,
