@@ -168,7 +168,7 @@ def test_every_state_of_the_battle_page(server: tuple[str, str]) -> None:
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.on("request", lambda request: requests.append(request.url))
 
             def shot(name: str) -> None:
