@@ -4,10 +4,10 @@ GGUF files are de-quantized by transformers at every load, which takes 13-45 s f
 the two offline models on an idle 2-core machine (minutes on a busy one). So the first load
 converts once and saves the plain model (safetensors, float32, with its tokenizer) under
 ``<cache_dir>/<name>-<key>/``, where ``key`` hashes the GGUF's SHA-256, its file name and the
-transformers version; later loads read that directory (3-4 s each on the idle machine). An
-entry that does not load whole is moved away and converted again. The cache entry is written to a temporary directory and renamed into place,
-so concurrent processes never see half an entry; ``arena-cache.json`` in it records what it
-was made from.
+transformers version; later loads read that directory (3-4 s each on the idle machine). The
+cache entry is written to a temporary directory and renamed into place, so concurrent
+processes never see half an entry; ``arena-cache.json`` in it records what it was made
+from. An entry that does not load whole is moved away and converted again.
 
 This module imports nothing heavy; the conversion itself is in :mod:`._transformers`.
 """
