@@ -14,12 +14,7 @@ installs both; the browser is never downloaded).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,8 +22,8 @@ import pytest
 
 from tests.service._hostile import HOST, HOSTILE
 
-from .conftest import write_models
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port
+from ._serve import serve
+from .test_browser import CHROMIUM, CHROMIUM_ARGS
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed (pip install playwright)"
@@ -56,51 +51,8 @@ answers = [{json.dumps(CORPUS + chr(10) + chr(10) + END)}]
 @pytest.fixture
 def hostile_server(tmp_path: Path, webapp_template: Path) -> Iterator[str]:
     """``arena serve`` with the two hostile models; yields the page URL."""
-    db = tmp_path / "arena.db"
-    shutil.copy(webapp_template, db)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
-    env.update(ARENA_RATE_LIMIT="0", PYTHONPATH=str(ROOT))
-    log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "arena.cli.serve",
-                "--port",
-                str(port),
-                "--database",
-                f"sqlite:///{db}",
-                "--models",
-                str(write_models(tmp_path, MODELS)),
-            ],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("arena serve did not start:\n" + log_path.read_text())
-            time.sleep(0.2)
-        try:
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with serve(tmp_path, webapp_template, MODELS) as server:
+        yield server.base
 
 
 def test_hostile_answers_make_no_outside_request(hostile_server: str) -> None:
