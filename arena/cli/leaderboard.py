@@ -470,9 +470,12 @@ def run_leaderboard(args: argparse.Namespace) -> int:
             vmax=1.0,
         )
     if not args.quiet:
-        from arena.report.notes import rank_note
+        from arena.report.notes import rank_note, style_control_refusal
 
         print(f"arena: note: {rank_note(lb, noun='battles')}", file=sys.stderr)
+        few = style_control_refusal(lb.n_battles, lb.n_models, len(battles.style_names))
+        if args.style_control and few is not None:  # the web page refuses; here: warn
+            print(f"arena: warning: {few.replace('votes', 'battles')}", file=sys.stderr)
     if args.output is not None and not args.quiet:
         print(
             f"arena: wrote {lb.n_models} models, {lb.n_battles:,} battles to {args.output}",

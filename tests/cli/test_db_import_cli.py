@@ -6,6 +6,7 @@ its observed log-odds, so a live model that drew 3-3 with a public one gets its 
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -128,3 +129,24 @@ def test_database_flags_are_checked(
     assert "needs the answers" in capsys.readouterr().err
     assert main(["leaderboard", str(public), "--source", "live"]) == 2
     assert "add --database" in capsys.readouterr().err
+
+
+def test_style_control_on_a_few_battles_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "few.jsonl"
+    rows = [
+        {
+            "model_a": "x",
+            "model_b": "y",
+            "winner": w,
+            "answer_a": "# A\n" + "- item **bold** words\n" * (i + 1),
+            "answer_b": "plain " * (3 * i + 1),
+        }
+        for i, w in enumerate(("model_a", "model_b", "model_a", "tie"))
+    ]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["leaderboard", str(log), "--style-control", "--format", "md"]) == 0
+    err = capsys.readouterr().err
+    assert "Style control needs at least 50 battles" in err and "there are 4" in err
+    assert "4 battles between 2 models" in err
