@@ -44,6 +44,7 @@ from arena.backends.errors import (
     InvalidParams,
     MissingDependency,
     ModelsFileError,
+    RequestRejected,
     UnsupportedOperation,
 )
 from arena.backends.registry import (
@@ -68,6 +69,7 @@ __all__ = [
     "ModelConfig",
     "ModelInfo",
     "ModelsFileError",
+    "RequestRejected",
     "SamplingParams",
     "StopFilter",
     "UnsupportedOperation",

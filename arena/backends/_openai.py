@@ -6,13 +6,24 @@ That covers vLLM, TGI, Ollama, the llama.cpp server and hosted APIs. Three endpo
   one ``data: {...}`` line per chunk, ended by ``data: [DONE]``);
 - ``POST /completions`` with ``"stream": true`` for :meth:`complete`;
 - ``POST /completions`` with ``"echo": true, "logprobs": 1, "max_tokens": 0`` for
-  :meth:`loglikelihood`: the server returns the log-probability of every prompt token, and
-  the continuation's tokens are those that end past the context (by ``text_offset``). vLLM
-  supports this; servers that do not get a clear :class:`UnsupportedOperation`.
+  :meth:`loglikelihood`: the server returns the log-probability of every prompt token. The
+  pair is split as the local ``transformers`` backend (and lm-evaluation-harness) splits it:
+  the context's trailing whitespace moves to the continuation, the server tokenises the
+  context alone and ``context + continuation`` whole (both in the same request), and the
+  continuation's tokens are those of the whole text after the context's token count. So a
+  BOS token the server adds counts in both (an empty context is sent too: its echo is the
+  BOS token, or nothing, and then the first token cannot be scored), a token merged across
+  the boundary belongs to the context wherever the context's own encoding covers it, and
+  no character offsets are trusted (a byte-level token's decoded text may not map to
+  characters). vLLM supports this; a server that does not gets a clear
+  :class:`UnsupportedOperation` (run multiple choice by generated letter there). A prompt
+  list is sent as a list; a server that answers it needs a string gets one per request.
 
 Failures that may pass (connection errors, timeouts, HTTP 429 and 5xx) are retried up to
 ``max_retries`` times, waiting ``backoff * 2**attempt`` seconds with jitter, or the server's
-``Retry-After`` when it sends one; a stream is never retried once text was emitted. Every
+``Retry-After`` when it sends one; a stream is never retried once text was emitted. A
+refusal (HTTP 4xx other than 429) is never retried: it raises :class:`RequestRejected`
+(or :class:`UnsupportedOperation` for log-likelihoods) with the status, at once. Every
 answer is checked: malformed JSON or missing fields raise :class:`BackendError` quoting a
 short excerpt of what the server sent.
 
@@ -54,11 +65,12 @@ from arena.backends.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
+    RequestRejected,
     UnsupportedOperation,
 )
 from arena.backends.options import OpenAIOptions
 
-__all__ = ["OpenAIBackend", "parse_retry_after"]
+__all__ = ["OpenAIBackend", "parse_retry_after", "split_pair"]
 
 #: Stop sequences sent to the server (OpenAI's limit); all of them are applied here anyway.
 _MAX_SERVER_STOPS = 4
@@ -77,6 +89,19 @@ def _excerpt(text: str | bytes, limit: int = 160) -> str:
         text = text.decode("utf-8", errors="replace")
     text = " ".join(text.split())
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def split_pair(context: str, continuation: str) -> tuple[str, str]:
+    """Move the context's trailing whitespace to the continuation (lm-evaluation-harness's rule).
+
+    ``"Answer: "`` + ``"Paris"`` becomes ``"Answer:"`` + ``" Paris"``: BPE tokenizers
+    fold a space into the next word, so the continuation's tokens are the ones the model
+    sees in the joined text.
+    """
+    n_spaces = len(context) - len(context.rstrip())
+    if n_spaces:
+        return context[:-n_spaces], context[-n_spaces:] + continuation
+    return context, continuation
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -126,6 +151,8 @@ class OpenAIBackend(BaseBackend):
         )
         self._rng = random.Random()
         self._loaded = True
+        #: Set once the server refused a list of prompts: it gets one string per request.
+        self._string_prompts = False
 
     # -- HTTP with retries ------------------------------------------------------------------
 
@@ -191,6 +218,7 @@ class OpenAIBackend(BaseBackend):
             attempt += 1
 
     def _client_error(self, operation: str, status: int, detail: str) -> BackendError:
+        """The error of a refused request (4xx but 429): never retried, it would fail again."""
         name = self._info.name
         if status in (401, 403):
             hint = (
@@ -198,19 +226,24 @@ class OpenAIBackend(BaseBackend):
                 if self._opts.api_key_env
                 else "; the server wants an API key: set api_key_env to the variable holding it"
             )
-            return BackendError(name, operation, detail + hint)
-        if operation == "loglikelihood" and status in (400, 404, 405, 422, 501):
+            return RequestRejected(name, operation, detail + hint, status=status)
+        if operation == "loglikelihood" and status in (400, 404, 405, 422):
             return UnsupportedOperation(
                 name,
                 operation,
                 f"{detail}; log-likelihoods need a /completions endpoint that returns prompt "
-                "log-probabilities with echo=true and max_tokens=0 (vLLM does)",
+                "log-probabilities with echo=true and max_tokens=0 (vLLM does); without one, "
+                "run multiple-choice tasks by generated letter (kind multiple_choice_letter)",
+                status=status,
             )
         if status == 404:
-            return BackendError(
-                name, operation, f"{detail}; check base_url (it usually ends in /v1) and model"
+            return RequestRejected(
+                name,
+                operation,
+                f"{detail}; check base_url (it usually ends in /v1) and model",
+                status=status,
             )
-        return BackendError(name, operation, detail)
+        return RequestRejected(name, operation, detail, status=status)
 
     def _post_json(self, operation: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self._send(operation, path, payload)
@@ -443,82 +476,117 @@ class OpenAIBackend(BaseBackend):
     # -- log-likelihoods --------------------------------------------------------------------
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LogLikelihood]:
-        """Score pairs with echoed prompt log-probabilities from ``/completions``."""
+        """Score pairs with echoed prompt log-probabilities from ``/completions``.
+
+        Each batch sends every distinct context and every ``context + continuation`` once;
+        see the module docstring for how the continuation's tokens are found.
+        """
+        name = self._info.name
+        pairs = [split_pair(context, continuation) for context, continuation in requests]
+        for i, (_, continuation) in enumerate(pairs):
+            if not continuation:
+                raise BackendError(name, "loglikelihood", f"request {i}: the continuation is empty")
         out: list[LogLikelihood] = []
         size = self._opts.logprobs_batch
-        for start in range(0, len(requests), size):
-            batch = requests[start : start + size]
-            payload = {
-                "model": self._opts.model,
-                "prompt": [context + continuation for context, continuation in batch],
-                "max_tokens": 0,
-                "echo": True,
-                "logprobs": 1,
-                "temperature": 0.0,
-            }
-            obj = self._post_json("loglikelihood", "completions", payload)
-            choices = obj.get("choices")
-            if not isinstance(choices, list) or len(choices) != len(batch):
-                raise BackendError(
-                    self._info.name,
-                    "loglikelihood",
-                    f"expected {len(batch)} choices, one per prompt: {_excerpt(json.dumps(obj))}",
-                )
-            if all(isinstance(c, dict) and isinstance(c.get("index"), int) for c in choices):
-                choices = sorted(choices, key=lambda c: c["index"])
-            for (context, continuation), choice in zip(batch, choices, strict=True):
-                out.append(self._score(context, continuation, choice))
+        for start in range(0, len(pairs), size):
+            batch = pairs[start : start + size]
+            slots: dict[str, int] = {}
+            for context, continuation in batch:
+                for text in (context, context + continuation):
+                    slots.setdefault(text, len(slots))
+            echoed = self._echo(list(slots))
+            for context, continuation in batch:
+                n_ctx = len(echoed[slots[context]][0])
+                out.append(self._score(continuation, n_ctx, echoed[slots[context + continuation]]))
         return out
 
-    def _score(self, context: str, continuation: str, choice: Any) -> LogLikelihood:
-        name = self._info.name
+    def _echo(self, prompts: list[str]) -> list[tuple[list[Any], list[Any]]]:
+        """``(token_logprobs, top_logprobs)`` of every prompt token, per prompt, in order.
+
+        One request for the whole list; a server that takes only a string prompt (it
+        answers 400/422 saying so) gets one request per prompt from then on.
+        """
+        if self._string_prompts and len(prompts) > 1:
+            return [row for p in prompts for row in self._echo([p])]
+        payload = {
+            "model": self._opts.model,
+            "prompt": prompts[0] if len(prompts) == 1 else prompts,
+            "max_tokens": 0,
+            "echo": True,
+            "logprobs": 1,
+            "temperature": 0.0,
+        }
+        try:
+            obj = self._post_json("loglikelihood", "completions", payload)
+        except BackendError as exc:
+            if len(prompts) > 1 and exc.status in (400, 422) and "string" in exc.problem.lower():
+                self._string_prompts = True
+                return self._echo(prompts)
+            raise
+        choices = obj.get("choices")
+        if not isinstance(choices, list) or len(choices) != len(prompts):
+            raise BackendError(
+                self._info.name,
+                "loglikelihood",
+                f"expected {len(prompts)} choices, one per prompt: {_excerpt(json.dumps(obj))}",
+            )
+        if all(isinstance(c, dict) and isinstance(c.get("index"), int) for c in choices):
+            choices = sorted(choices, key=lambda c: c["index"])
+        return [self._prompt_logprobs(c) for c in choices]
+
+    def _prompt_logprobs(self, choice: Any) -> tuple[list[Any], list[Any]]:
         logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
-        fields = ("tokens", "token_logprobs", "text_offset", "top_logprobs")
-        if not isinstance(logprobs, dict) or not all(
-            isinstance(logprobs.get(f), list) for f in fields
+        fields = ("tokens", "token_logprobs", "top_logprobs")
+        if (
+            not isinstance(logprobs, dict)
+            or not all(isinstance(logprobs.get(f), list) for f in fields)
+            or len({len(logprobs[f]) for f in fields}) != 1
         ):
             raise UnsupportedOperation(
-                name,
+                self._info.name,
                 "loglikelihood",
                 "the server did not return prompt log-probabilities (choices[].logprobs with "
-                f"{', '.join(fields)}): {_excerpt(json.dumps(choice))}; log-likelihoods need "
-                "echo=true with max_tokens=0, which vLLM supports",
+                f"{', '.join(fields)}, one entry per token): {_excerpt(json.dumps(choice))}; "
+                "log-likelihoods need echo=true with max_tokens=0, which vLLM supports; "
+                "without them, run multiple-choice tasks by generated letter",
             )
-        offsets: list[Any] = logprobs["text_offset"]
-        token_lps: list[Any] = logprobs["token_logprobs"]
-        tops: list[Any] = logprobs["top_logprobs"]
-        full, n_ctx = len(context) + len(continuation), len(context)
-        ends = [*offsets[1:], full]
-        picked = [
-            i
-            for i, (begin, end) in enumerate(zip(offsets, ends, strict=True))
-            if isinstance(begin, int) and begin < full and end > n_ctx
-        ]
-        if not picked:
+        return logprobs["token_logprobs"], logprobs["top_logprobs"]
+
+    def _score(
+        self, continuation: str, n_ctx: int, echoed: tuple[list[Any], list[Any]]
+    ) -> LogLikelihood:
+        name = self._info.name
+        token_lps, tops = echoed
+        if n_ctx >= len(token_lps):
             raise BackendError(
                 name,
                 "loglikelihood",
-                f"no tokens of the continuation {_excerpt(continuation)} in the server's answer",
+                f"the continuation {_excerpt(continuation)} adds no token to its context "
+                "(the server's tokenizer merged it into the context's last token)",
             )
         total, greedy = 0.0, True
-        for i in picked:
-            lp = token_lps[i] if i < len(token_lps) else None
-            if not isinstance(lp, int | float):
+        for i in range(n_ctx, len(token_lps)):
+            lp = token_lps[i]
+            if not isinstance(lp, int | float) or isinstance(lp, bool) or lp != lp or lp > 0:
                 problem = (
-                    "the first prompt token has no log-probability; give a non-empty context"
+                    "the first prompt token has no log-probability (the server adds no BOS "
+                    "token to condition it on); give a non-empty context"
                     if i == 0
-                    else f"token {i} has no log-probability: {_excerpt(json.dumps(logprobs))}"
+                    else f"token {i} has no valid log-probability: {_excerpt(json.dumps(lp))}"
                 )
                 raise BackendError(name, "loglikelihood", problem)
             total += float(lp)
-            top = tops[i] if i < len(tops) else None
-            if not isinstance(top, dict) or not top:
+            top = tops[i]
+            values = list(top.values()) if isinstance(top, dict) else []
+            if not values or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in values
+            ):
                 raise BackendError(
                     name,
                     "loglikelihood",
-                    f"token {i} has no top_logprobs: {_excerpt(json.dumps(logprobs))}",
+                    f"token {i} has no top_logprobs: {_excerpt(json.dumps(top))}",
                 )
-            greedy = greedy and float(lp) >= max(float(v) for v in top.values()) - 1e-6
+            greedy = greedy and float(lp) >= max(float(v) for v in values) - 1e-6
         return LogLikelihood(total, greedy)
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ __all__ = [
     "InvalidParams",
     "MissingDependency",
     "ModelsFileError",
+    "RequestRejected",
     "UnsupportedOperation",
 ]
 
@@ -32,17 +33,31 @@ class BackendError(UserError):
         ``"loglikelihood"``, ``"configure"``.
     problem:
         What went wrong and, where it helps, what to do about it.
+    status:
+        The HTTP status of a server's refusal, when there was one.
     """
 
-    def __init__(self, model: str, operation: str, problem: str):
+    def __init__(self, model: str, operation: str, problem: str, *, status: int | None = None):
         self.model = model
         self.operation = operation
         self.problem = problem
+        self.status = status
         super().__init__(f"model '{model}' ({operation}): {problem}")
 
 
 class UnsupportedOperation(BackendError):
     """The backend cannot do this operation at all (e.g. log-likelihoods from a replay file)."""
+
+
+class RequestRejected(BackendError):
+    """The server refused the request for good (HTTP 4xx but 429): sent again, it fails again.
+
+    :attr:`status` is the HTTP status. 401 and 403 say every request to this server fails
+    the same way (key, permission); 400, 404 and 422 may be about this request alone (a
+    prompt too long) or about all of them (a wrong model id, a field the server does not
+    take). Nobody retries it; the harness stops sending when the first requests all fail
+    this way.
+    """
 
 
 class BackendUnavailable(BackendError):

@@ -5,8 +5,11 @@
 first, cut into batches, sent, and stored after each batch. A batch that fails with a
 transient error (:class:`~arena.backends.BackendUnavailable`) is retried with exponential
 back-off; one that still fails is split into single requests so that only the failing ones
-are recorded as failed (``{"error": ...}``), never dropped. Remote backends get a thread
-pool (``concurrency``); local ones run batches one after the other (torch uses the cores).
+are recorded as failed (``{"error": ...}``), never dropped. A refusal (HTTP 4xx) is never
+retried, and a server that refuses the first requests for good gets no more (see
+:class:`_Breaker`): the rest are recorded as failed with that error, instead of being
+refused one by one. Remote backends get a thread pool (``concurrency``); local ones run
+batches one after the other (torch uses the cores).
 
 The model is created, and loaded, only when a request is not in the cache, so resuming a
 finished run does not load any weights. A fresh run knows every request will be asked, so
@@ -34,7 +37,9 @@ from arena.backends import (
     BackendUnavailable,
     Message,
     ModelConfig,
+    RequestRejected,
     SamplingParams,
+    UnsupportedOperation,
     create_backend,
 )
 from arena.harness._cache import RequestCache, request_key
@@ -81,6 +86,53 @@ def _available_memory() -> int:
     except OSError:
         pass
     return 4 << 30
+
+
+#: Refusals in a row, before any success, after which the rest of an operation is not sent.
+_REFUSALS_TO_STOP = 3
+
+
+class _Breaker:
+    """Stops sending an operation's requests once the server has shown it refuses them all.
+
+    A refusal (:class:`~arena.backends.RequestRejected`, HTTP 4xx but 429) or an
+    :class:`~arena.backends.UnsupportedOperation` is never retried, and a batch that fails
+    with one is split into single requests so that only the bad ones fail. But a server
+    that cannot do the operation at all (no prompt log-probabilities, a field it does not
+    take) would then refuse every request one by one. So: a key or permission refusal (401,
+    403) or an operation the backend says it cannot do stops at once; other refusals stop
+    after :data:`_REFUSALS_TO_STOP` in a row while nothing has succeeded yet. The requests
+    not sent are recorded as failed with that first error. Once a request has succeeded,
+    refusals are taken as about their own request and never stop the rest.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._succeeded = False
+        self._refusals = 0
+        self._first: BackendError | None = None
+        self.reason: str | None = None
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._succeeded = True
+
+    def failed(self, exc: BackendError) -> None:
+        if not isinstance(exc, UnsupportedOperation | RequestRejected):
+            return  # transient (already retried) or malformed: about this request only
+        with self._lock:
+            if self._succeeded or self.reason is not None:
+                return
+            self._first = self._first or exc
+            self._refusals += 1
+            at_once = exc.status in (401, 403) or (
+                isinstance(exc, UnsupportedOperation) and exc.status is None
+            )
+            if at_once or self._refusals >= _REFUSALS_TO_STOP:
+                self.reason = (
+                    f"not sent: the first {self._refusals} request(s) were refused for good, "
+                    f"so the rest would be too: {self._first}"
+                )
 
 
 class ModelRunner:
@@ -267,19 +319,30 @@ class ModelRunner:
         progress: Any,
     ) -> None:
         """Send batches (in parallel for remote backends); store answers after each batch."""
+        breaker = _Breaker()
 
         def one(batch: list[int]) -> tuple[list[int], list[Any]]:
+            if (reason := breaker.reason) is not None:
+                return batch, [{"error": reason}] * len(batch)
             try:
-                return batch, self._with_retries(lambda: call(batch))
+                answers = self._with_retries(lambda: call(batch))
+                breaker.succeeded()
+                return batch, answers
             except BackendError as exc:
+                breaker.failed(exc)
                 if len(batch) == 1:
                     return batch, [{"error": str(exc)}]
             # isolate the failing requests
             out: list[Any] = []
             for i in batch:
+                if (reason := breaker.reason) is not None:
+                    out.append({"error": reason})
+                    continue
                 try:
                     out.extend(self._with_retries(functools.partial(call, [i])))
+                    breaker.succeeded()
                 except BackendError as exc:
+                    breaker.failed(exc)
                     out.append({"error": str(exc)})
             return batch, out
 

@@ -271,52 +271,59 @@ def _echo_choice(index: int, tokens: list[str], lps: list[float | None], top: li
 
 
 def test_loglikelihood_from_echoed_prompt_logprobs(server: ScriptedServer) -> None:
+    context = _echo_choice(0, ["The", " capital", " is"], [None, -5.0, -1.0], [None, {}, {}])
+    context["logprobs"]["top_logprobs"] = [None, {" capital": -5.0}, {" is": -1.0}]
     paris = _echo_choice(
-        0,
+        1,
         ["The", " capital", " is", " Paris"],
         [None, -5.0, -1.0, -0.25],
         [None, {" capital": -5.0}, {" is": -1.0}, {" Paris": -0.25}],
     )
     london = _echo_choice(
-        1,
+        2,
         ["The", " capital", " is", " Lon", "don"],
         [None, -5.0, -1.0, -3.0, -0.5],
         [None, {" capital": -5.0}, {" is": -1.0}, {" Paris": -0.25}, {"don": -0.5}],
     )
-    server.queue(json_answer({"choices": [london, paris]}))  # out of order: sorted by index
+    server.queue(json_answer({"choices": [london, context, paris]}))  # sorted by index
     with make(server) as backend:
         got = backend.loglikelihood([("The capital is", " Paris"), ("The capital is", " London")])
     assert got == [LogLikelihood(-0.25, True), LogLikelihood(-3.5, False)]
     body = server.requests[0].body
-    assert body["prompt"] == ["The capital is Paris", "The capital is London"]
+    # the shared context once, then each whole text: the continuation is what follows the
+    # context's token count
+    assert body["prompt"] == ["The capital is", "The capital is Paris", "The capital is London"]
     assert body["echo"] is True and body["max_tokens"] == 0 and body["logprobs"] == 1
 
 
 def test_loglikelihood_batches_requests(server: ScriptedServer) -> None:
-    def answer(n: int) -> Any:
+    def answer() -> Any:  # the context "a" alone, then "ab" whole
         return json_answer(
             {
                 "choices": [
-                    _echo_choice(i, ["a", "b"], [None, -1.0], [None, {"b": -1.0}]) for i in range(n)
+                    _echo_choice(0, ["a"], [None], [None]),
+                    _echo_choice(1, ["a", "b"], [None, -1.0], [None, {"b": -1.0}]),
                 ]
             }
         )
 
-    server.queue(answer(2), answer(1))
+    server.queue(answer(), answer())
     with make(server, logprobs_batch=2) as backend:
         got = backend.loglikelihood([("a", "b")] * 3)
     assert got == [LogLikelihood(-1.0, True)] * 3
-    assert [len(r.body["prompt"]) for r in server.requests] == [2, 1]
+    assert [r.body["prompt"] for r in server.requests] == [["a", "ab"], ["a", "ab"]]
 
 
 def test_loglikelihood_unsupported_by_the_server(server: ScriptedServer) -> None:
     server.queue(json_answer({"error": {"message": "echo is not supported"}}, status=400))
     with (
         make(server) as backend,
-        pytest.raises(UnsupportedOperation, match=r"echo is not supported.*vLLM"),
+        pytest.raises(UnsupportedOperation, match=r"echo is not supported.*vLLM.*letter"),
     ):
         backend.loglikelihood([("a", "b")])
-    server.queue(json_answer({"choices": [{"index": 0, "text": "", "logprobs": None}]}))
+    server.queue(
+        json_answer({"choices": [{"index": i, "text": "", "logprobs": None} for i in (0, 1)]})
+    )
     with (
         make(server) as backend,
         pytest.raises(UnsupportedOperation, match="did not return prompt log-probabilities"),
