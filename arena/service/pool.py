@@ -48,6 +48,7 @@ def model_spec(config: ModelConfig) -> dict[str, Any]:
         "codename": config.codename,
         "active": True,
         "sampling_weight": float(config.weight),
+        "family": config.family or None,
     }
 
 

@@ -976,6 +976,7 @@ class ArenaService:
                 "codename": row.codename if codename is _KEEP else (codename or None),
                 "active": row.active if active is None else bool(active),
                 "sampling_weight": row.sampling_weight if weight is None else float(weight),
+                "family": row.family,
             }
             upsert_models(session, [spec])
         self._catalog(fresh=True)

@@ -43,6 +43,8 @@ class ModelSpec:
         Whether the battle sampler may pick it.
     sampling_weight:
         Relative chance of being picked (``>= 0``).
+    family:
+        Product line or variant group (``arena audit``'s best-of-N check), or None.
     """
 
     name: str
@@ -53,12 +55,13 @@ class ModelSpec:
     codename: str | None = None
     active: bool = True
     sampling_weight: float = 1.0
+    family: str | None = None
 
     def __post_init__(self) -> None:
         where = f"model {self.name!r}"
         if not isinstance(self.name, str) or not self.name.strip():
             raise StoreError(f"model entry without a name: {self!r}")
-        for attr in ("display_name", "organization", "licence", "codename"):
+        for attr in ("display_name", "organization", "licence", "codename", "family"):
             value = getattr(self, attr)
             if value is not None and not isinstance(value, str):
                 raise StoreError(f"{where}: {attr} must be text, got {value!r}")
@@ -105,6 +108,7 @@ class ModelSpec:
             "codename": self.codename,
             "active": self.active,
             "sampling_weight": float(self.sampling_weight),
+            "family": self.family or None,
         }
 
 

@@ -108,7 +108,8 @@ class Model(Base):
     ``name`` is the stable identifier used in votes and leaderboards. A ``codename``
     is what visitors see for an unreleased ("preview") model until it is announced.
     ``sampling_weight`` is the relative chance the battle sampler picks it; inactive
-    models are kept (their votes still count) but no longer sampled.
+    models are kept (their votes still count) but no longer sampled. ``family`` groups
+    the variants of one product line (migration 0006; ``arena audit``'s best-of-N check).
     """
 
     __tablename__ = "models"
@@ -121,6 +122,7 @@ class Model(Base):
     licence: Mapped[str | None] = mapped_column(String(200))
     backend: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     codename: Mapped[str | None] = mapped_column(String(200), unique=True)
+    family: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     sampling_weight: Mapped[float] = mapped_column(Float, default=1.0, server_default=text("1.0"))
     created_at: Mapped[datetime] = mapped_column(
