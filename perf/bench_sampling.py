@@ -365,7 +365,14 @@ def run_truth(
     for label in POLICY_NAMES:
         med = _median(results[label], horizon)
         cells = " | ".join(_fmt(v, horizon) for v in results[label])
-        saving = "" if label == "uniform" else f"{100 * (1 - med / base):+.0f} % fewer"
+        change = 1 - med / base
+        saving = (
+            ""
+            if label == "uniform"
+            else f"{100 * change:.0f} % fewer"
+            if change >= 0
+            else f"{-100 * change:.0f} % more"
+        )
         lines.append(f"| {label} | {cells} | {med:,.0f} | {saving} |")
     return lines, 1 - _median(results["adaptive"], horizon) / base
 
