@@ -233,7 +233,7 @@ class OpenAIBackend(BaseBackend):
                 operation,
                 f"{detail}; log-likelihoods need a /completions endpoint that returns prompt "
                 "log-probabilities with echo=true and max_tokens=0 (vLLM does); without one, "
-                "run multiple-choice tasks by generated letter (kind multiple_choice_letter)",
+                "run multiple-choice tasks by generated letter (--multiple-choice letter)",
                 status=status,
             )
         if status == 404:
@@ -548,7 +548,7 @@ class OpenAIBackend(BaseBackend):
                 "the server did not return prompt log-probabilities (choices[].logprobs with "
                 f"{', '.join(fields)}, one entry per token): {_excerpt(json.dumps(choice))}; "
                 "log-likelihoods need echo=true with max_tokens=0, which vLLM supports; "
-                "without them, run multiple-choice tasks by generated letter",
+                "without them, run multiple choice by generated letter (--multiple-choice letter)",
             )
         return logprobs["token_logprobs"], logprobs["top_logprobs"]
 

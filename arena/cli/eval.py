@@ -129,6 +129,15 @@ def register(subparsers: Any) -> None:
         help="few-shot examples as chat turns (with --chat-template)",
     )
     parser.add_argument(
+        "--multiple-choice",
+        choices=("loglikelihood", "letter"),
+        default="loglikelihood",
+        help="how multiple-choice tasks are run: score each choice's log-likelihood "
+        "(default; metrics acc, acc_norm), or ask for the option's letter and parse the reply "
+        "(for engines and chat APIs without prompt log-probabilities; metrics acc_letter, "
+        "unparsed)",
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         default=1234,
@@ -404,6 +413,7 @@ def _run_suite(args: argparse.Namespace) -> int:
         retries=args.retries,
         progress=not args.no_progress,
         unsandboxed_code=args.unsandboxed_code,
+        multiple_choice=args.multiple_choice,
     )
     chosen = [t for t in suite.tasks if not args.task or t.name in args.task]
     if args.unsandboxed_code and any(t.kind == "code" for t in chosen):

@@ -39,6 +39,7 @@ from arena.errors import UserError
 from arena.harness._cache import RequestCache, request_key
 from arena.harness._data import Sample, build_samples, dataset_file, selection_record
 from arena.harness._executor import BackendFactory, ModelRunner
+from arena.harness._letter import letter_labels, letter_prompt, parse_letter
 from arena.harness._metrics import MetricValue, mean_metric, pass_at_k, perplexity_metrics
 from arena.harness._results import EvalResults, TaskResult, write_results_table
 from arena.harness._sandbox import Limits, require_sandbox, run_programs
@@ -83,6 +84,11 @@ class RunOptions:
         Run code tasks' model-written programs without the bubblewrap sandbox (the user's
         explicit choice, ``--unsandboxed-code``; recorded in the results). Without it, a
         run with code tasks is refused where the sandbox is not usable.
+    multiple_choice:
+        How multiple-choice tasks are run: ``"loglikelihood"`` (score every choice; metrics
+        ``acc``, ``acc_norm``) or ``"letter"`` (ask for the option's letter and parse the
+        reply, for engines and chat APIs without prompt log-probabilities; metrics
+        ``acc_letter``, ``unparsed``; see :mod:`arena.harness._letter`).
     """
 
     limit: int | None = None
@@ -96,6 +102,7 @@ class RunOptions:
     bootstrap_rounds: int = 1000
     progress: bool = True
     unsandboxed_code: bool = False
+    multiple_choice: str = "loglikelihood"
 
     def recorded(self) -> dict[str, Any]:
         """The options that change results (what ``--resume`` checks)."""
@@ -105,6 +112,8 @@ class RunOptions:
         d["tasks"] = list(self.tasks) if self.tasks else None
         if not self.unsandboxed_code:  # the run.json of earlier runs stays valid
             d.pop("unsandboxed_code")
+        if self.multiple_choice == "loglikelihood":
+            d.pop("multiple_choice")
         return d
 
 
@@ -120,6 +129,8 @@ def _prompt_of(sample: Sample, options: RunOptions) -> str | tuple[tuple[str, st
 def _run_multiple_choice(
     task: TaskSpec, samples: list[Sample], runner: ModelRunner, options: RunOptions, bar: Any
 ) -> KindResult:
+    if options.multiple_choice == "letter":
+        return _run_multiple_choice_letter(task, samples, runner, options, bar)
     contexts = [
         runner.render_chat(s.turns) if options.chat_template else s.context for s in samples
     ]
@@ -159,6 +170,58 @@ def _run_multiple_choice(
             acc_norm.append(rec["acc_norm"])
         records.append(rec)
     return records, {"acc": mean_metric(acc), "acc_norm": mean_metric(acc_norm)}, failed
+
+
+#: Tokens a reply by letter may take ("ANSWER: B" and a few words around it).
+LETTER_MAX_TOKENS = 32
+
+
+def _letter_prompts(
+    task: TaskSpec, s: Sample, options: RunOptions
+) -> tuple[str | tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The question of ``s`` asked for a letter, as a chat (turns) or a plain prompt."""
+    letters = letter_labels(len(s.choices), task.labels)
+    # choices that are the labels themselves (MMLU's " A" ... " D") are listed by the
+    # prompt already
+    listed = () if tuple(s.choices) == tuple(task.labels) else s.choices
+    if options.chat_template:
+        *before, (role, last) = s.turns
+        return (*before, (role, letter_prompt(last, listed, letters))), letters
+    return letter_prompt(s.context, listed, letters) + "\n\nANSWER:", letters
+
+
+def _run_multiple_choice_letter(
+    task: TaskSpec, samples: list[Sample], runner: ModelRunner, options: RunOptions, bar: Any
+) -> KindResult:
+    """Multiple choice by generated letter (see :mod:`arena.harness._letter`)."""
+    asked = [_letter_prompts(task, s, options) for s in samples]
+    params = SamplingParams(max_new_tokens=LETTER_MAX_TOKENS, temperature=0.0)
+    answers = runner.generate([p for p, _ in asked], [params] * len(asked), bar)
+    records, acc, unparsed = [], [], []
+    failed = 0
+    for s, (prompt, letters), a in zip(samples, asked, answers, strict=True):
+        rec: dict[str, Any] = {
+            "index": s.index,
+            "method": "generated letter",
+            "prompt": prompt,
+            "choices": list(s.choices),
+            "letters": list(letters),
+            "gold": s.gold,
+            "target": s.target,
+        }
+        if "error" in a:
+            failed += 1
+            rec["error"] = a["error"]
+        else:
+            # a plain prompt ends in "ANSWER:", which the reply continues
+            reply = a["text"] if options.chat_template else "ANSWER:" + a["text"]
+            pred = parse_letter(reply, letters)
+            rec |= {"reply": a["text"], "pred": pred, "acc_letter": float(pred == s.gold)}
+            acc.append(rec["acc_letter"])
+            unparsed.append(float(pred is None))
+        records.append(rec)
+    metrics = {"acc_letter": mean_metric(acc), "unparsed": mean_metric(unparsed)}
+    return records, {k: _clip_unit(v) for k, v in metrics.items()}, failed
 
 
 def _sampling(task: TaskSpec, options: RunOptions, j: int) -> SamplingParams:
@@ -319,7 +382,9 @@ _KINDS: dict[str, Callable[[TaskSpec, list[Sample], ModelRunner, RunOptions, Any
 }
 
 
-def _n_requests(task: TaskSpec, samples: list[Sample]) -> int:
+def _n_requests(task: TaskSpec, samples: list[Sample], options: RunOptions) -> int:
+    if task.kind == "multiple_choice" and options.multiple_choice == "letter":
+        return len(samples)
     if task.kind == "multiple_choice":
         return sum(len(s.choices) for s in samples)
     if task.kind in ("generate", "code"):
@@ -398,6 +463,10 @@ def evaluate(
                 f"{', '.join(t.name for t in tasks)}"
             )
         tasks = tuple(t for t in tasks if t.name in options.tasks)
+    if options.multiple_choice not in ("loglikelihood", "letter"):
+        raise UserError(
+            f"multiple_choice must be 'loglikelihood' or 'letter', not {options.multiple_choice!r}"
+        )
     if options.fewshot_as_turns and not options.chat_template:
         raise UserError("--fewshot-as-turns needs --chat-template (turns only exist in a chat)")
     runners = [
@@ -462,7 +531,7 @@ def evaluate(
                 task_samples = samples[task.name]
                 start = time.perf_counter()
                 with tqdm(
-                    total=_n_requests(task, task_samples),
+                    total=_n_requests(task, task_samples, options),
                     desc=f"{runner.config.name} | {task.name}",
                     unit="req",
                     file=sys.stderr,
@@ -524,6 +593,16 @@ def evaluate(
                 **(
                     {"sampling": dataclasses.asdict(t.generation)}
                     if t.kind in ("generate", "code")
+                    else {}
+                ),
+                **(
+                    {
+                        "method": "generated letter",
+                        "sampling": {"max_new_tokens": LETTER_MAX_TOKENS, "temperature": 0.0},
+                    }
+                    if t.kind == "multiple_choice" and options.multiple_choice == "letter"
+                    else {"method": "loglikelihood"}
+                    if t.kind == "multiple_choice"
                     else {}
                 ),
                 **(
