@@ -151,3 +151,23 @@ def test_proxy_settings_from_the_environment() -> None:
         ServiceConfig.from_env({"ARENA_TRUSTED_PROXY_HEADER": "X-Forwarded-For: 1.2.3.4"})
     with pytest.raises(UserError, match="1 to 16"):
         ServiceConfig.from_env({"ARENA_TRUSTED_PROXY_HOPS": "0"})
+
+
+def test_the_limiter_prunes_old_counters(make_service: Callable[..., ArenaService]) -> None:
+    from sqlalchemy import func, select
+
+    from arena.service import SharedRateLimiter
+    from arena.store import RateBucket, make_sessionmaker
+
+    svc = make_service()
+    sessions = make_sessionmaker(svc.engine)
+    now = [1_000_000.0]
+    limiter = SharedRateLimiter(sessions, "message", 60.0, clock=lambda: now[0])
+    for i in range(5):
+        limiter.hit([("session", f"visitor-{i}", 10)])
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RateBucket)) == 5
+    now[0] += 3600.0  # an hour later, one more message: the old counters go
+    limiter.hit([("session", "late", 10)])
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RateBucket)) == 1
