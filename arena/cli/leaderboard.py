@@ -246,6 +246,15 @@ def register(sub: Any) -> None:
     )
     _add_heatmap_top(o)
     o.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
+    o.add_argument(
+        "--snapshot",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="URL",
+        help="also store the table and its provenance in the votes database (URL; default: "
+        "the --database one, else the default database); list them with arena history",
+    )
     p.set_defaults(func=run_leaderboard)
 
     q = sub.add_parser(
@@ -450,6 +459,10 @@ def run_leaderboard(args: argparse.Namespace) -> int:
             on_warning=warn,
         )
     write_leaderboard(lb, args.output, fmt)
+    if args.snapshot is not None:
+        from arena.cli.history import store_snapshot
+
+        store_snapshot(lb, args)
     if args.plot is not None:
         from arena.report.plots import plot_ratings
 

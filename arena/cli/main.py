@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arena.cli.eval",
     "arena.cli.standing",
     "arena.cli.audit",
+    "arena.cli.history",
 )
 
 #: Every command: name -> (module that registers it, its one-line help). ``arena --help``
@@ -58,6 +59,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": (
         "arena.cli.audit",
         "integrity audit: data share, best-of-N selection, deprecation, duplicate prompts",
+    ),
+    "history": (
+        "arena.cli.history",
+        "stored leaderboard snapshots and a model's rating over time",
     ),
 }
 

@@ -1009,6 +1009,31 @@ class ArenaService:
             data = read_store(session, admin=True)
         return model_standing(data.battles, data.resolve(name), rounds=rounds)
 
+    def store_snapshot(self, label: str | None = None) -> int:
+        """Store the public leaderboard (all votes) as a snapshot; returns its id.
+
+        The table is the one the Leaderboard page shows (public names), computed afresh
+        from the votes, with its provenance (data hash, method, parameters); ``arena
+        history`` lists it.
+
+        Raises
+        ------
+        UserError
+            There is no leaderboard yet (no votes, or its first computation is running).
+        """
+        from arena.store.snapshots import save_snapshot
+
+        self.leaderboard.refresh()  # the votes as they are now, not the cached board
+        view = self.board()
+        if view is None or view.leaderboard is None:
+            raise UserError(
+                (view.message if view is not None else None) or "there is no leaderboard yet"
+            )
+        with self._write() as session:
+            return save_snapshot(
+                session, view.leaderboard, source="the web app's live votes", label=label
+            )
+
     def vote_stats(self) -> VoteStats:
         """Counts of votes, voters, outcomes, statuses and per-model results."""
         with self._read() as session:

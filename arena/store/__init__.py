@@ -69,6 +69,7 @@ from arena.store.schema import (
     Vote,
     Voter,
 )
+from arena.store.snapshots import LeaderboardSnapshot, SnapshotRow  # registers on Base
 from arena.store.votes import ModelTally, VoteStats, ensure_voter, record_vote, vote_stats
 
 if TYPE_CHECKING:
@@ -164,6 +165,7 @@ __all__ = [
     "InvalidOutcome",
     "InvalidTransition",
     "JudgeBattle",
+    "LeaderboardSnapshot",
     "Model",
     "ModelSpec",
     "ModelTally",
@@ -171,6 +173,7 @@ __all__ = [
     "RateDecision",
     "SchemaNotCurrent",
     "SchemaState",
+    "SnapshotRow",
     "StoreError",
     "UnknownBattle",
     "UnknownEvalRun",

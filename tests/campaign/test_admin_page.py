@@ -53,3 +53,27 @@ def test_admin_page_shows_a_models_standing(
     shown = "\n".join(m.value for m in at.markdown)
     # the admin sees the preview's real name (its codename is "kestrel")
     assert "Standing of fake-gamma" in shown and "Rank (UB)" in shown
+
+
+def test_admin_page_stores_a_leaderboard_snapshot(
+    app: Callable[[], AppTest], app_env: Callable[..., None], db_path: Path
+) -> None:
+    from arena.store.snapshots import list_snapshots
+
+    app_env(ARENA_ADMIN_PASSWORD=PASSWORD)
+    pairs = [("fake-alpha", "fake-beta"), ("fake-beta", "fake-gamma"), ("fake-alpha", "fake-gamma")]
+    at = app().run()  # the app writes the models first
+    _vote(db_path, [(a, b, "model_a") for _ in range(5) for a, b in pairs])
+    at.switch_page("views/admin.py").run()
+    at.text_input(key="admin.password").input(PASSWORD)
+    at.button[0].click().run()
+    at.button(key="admin.snapshot").click().run()
+    assert [e.value for e in at.exception] == []
+    assert any("Stored the leaderboard as snapshot 1" in i.value for i in at.info)
+    engine = make_engine(f"sqlite:///{db_path}")
+    try:
+        with make_sessionmaker(engine)() as session:
+            (snapshot,) = list_snapshots(session)
+    finally:
+        engine.dispose()
+    assert snapshot.n_battles == 15 and snapshot.source == "the web app's live votes"

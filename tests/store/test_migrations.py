@@ -21,7 +21,8 @@ from .conftest import BACKENDS
 VOTE_TABLES = {"models", "conversations", "voters", "battles", "votes"}
 EVAL_TABLES = {"eval_runs", "eval_results", "judge_battles"}
 IMPORT_TABLES = {"battle_imports", "imported_battles"}
-TABLES = VOTE_TABLES | EVAL_TABLES | IMPORT_TABLES | {VERSION_TABLE, "rate_limits"}
+HISTORY_TABLES = {"leaderboard_snapshots", "leaderboard_snapshot_rows"}
+TABLES = VOTE_TABLES | EVAL_TABLES | IMPORT_TABLES | HISTORY_TABLES | {VERSION_TABLE, "rate_limits"}
 HEAD = head_revision()  # (each migration has its own up-and-down test)
 
 

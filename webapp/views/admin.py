@@ -231,3 +231,26 @@ if standing_names:
             st.info(value)
         else:
             st.markdown(standing_markdown(value, source="the votes database"))
+
+
+# -- leaderboard history (arena history lists the snapshots) -------------------------------
+SNAPSHOT = "admin.snapshot.notice"
+
+
+def _snapshot() -> None:
+    try:
+        snapshot_id = svc.store_snapshot(label="admin")
+        state[SNAPSHOT] = f"Stored the leaderboard as snapshot {snapshot_id} (see `arena history`)."
+    except UserError as error:
+        state[SNAPSHOT] = str(error)
+
+
+st.divider()
+st.subheader("Leaderboard history", anchor=False)
+st.caption(
+    "Store the public leaderboard as it is now, with its provenance (data hash, method, "
+    "parameters), in the database; `arena history MODEL` shows a model over the snapshots."
+)
+st.button("Store a snapshot now", key="admin.snapshot", on_click=_snapshot)
+if state.get(SNAPSHOT):
+    st.info(state.pop(SNAPSHOT))
