@@ -438,7 +438,14 @@ class TransformersBackend(BaseBackend):
                 # would change torch's process-wide default dtype while other threads run.
                 loaded = self._load_directory(entry, torch.float32)
             except Exception as exc:  # a damaged entry (truncated, edited, half-deleted)
-                self._discard_entry(entry, exc)
+                # Kept until a good conversion replaces it (see _save_entry): if the fault
+                # is not in the entry, nothing that worked before is lost.
+                warnings.warn(
+                    f"model '{self._info.name}': the cached model {entry} does not load "
+                    f"({type(exc).__name__}: {exc}); converting the GGUF again",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             else:
                 self.loaded_from_cache = True
                 return loaded
@@ -482,24 +489,19 @@ class TransformersBackend(BaseBackend):
         # Written last: its presence marks a complete entry.
         (saved / CACHE_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if entry.exists():  # a broken or stale entry (a complete one was read above)
-            shutil.rmtree(entry, ignore_errors=True)
+            self._discard_entry(entry)
         # OSError here: another process finished first; its entry is as good as ours.
         with contextlib.suppress(OSError):
             os.rename(saved, entry)
 
-    def _discard_entry(self, entry: Path, exc: Exception) -> None:
-        """Move a cache entry that does not load out of the way, so it is converted again."""
-        warnings.warn(
-            f"model '{self._info.name}': the cached model {entry} does not load "
-            f"({type(exc).__name__}: {exc}); converting the GGUF again",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-        trash = entry.parent / f".{entry.name}.broken-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    @staticmethod
+    def _discard_entry(entry: Path) -> None:
+        """Remove a cache entry: renamed away first, so no other process reads half of it."""
+        trash = entry.parent / f".{entry.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
-            os.rename(entry, trash)  # atomic: no other process reads it half-deleted
+            os.rename(entry, trash)
         except OSError:
-            return  # gone already (another process rebuilt it), or not ours to move
+            return  # gone already (another process replaced it)
         shutil.rmtree(trash, ignore_errors=True)
 
     def _cache_warning(self, entry: Path, exc: OSError) -> None:
