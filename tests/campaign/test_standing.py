@@ -188,3 +188,33 @@ def test_admin_sees_real_names_with_the_password(
     monkeypatch.setattr("sys.stdin", io.StringIO("secret\n"))
     assert main(["standing", "our-preview", "--database", url, "--admin", "--rounds", "10"]) == 0
     assert "Standing of our-preview" in capsys.readouterr().out
+
+
+def test_reweight_uses_the_recorded_draws(
+    make_votes_db: Callable[..., str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from arena.campaign.data import load_database, reweighted
+
+    rng = np.random.default_rng(9)
+    truth = {"rival-one": 1000.0, "rival-two": 950.0, "our-preview": 1020.0}
+    rows = sampled_battles(truth, 30, rng)
+    for i, row in enumerate(rows):
+        p = 0.5 if row["model_a"] == "rival-one" and row["model_b"] == "rival-two" else 0.25
+        row["params"] = {"pair_sampling": {"policy": "adaptive", "pair_probability": p,
+                                           "n_pairs": 3, "fit_votes": i}}
+    url = make_votes_db(MODELS, rows)
+    data = reweighted(load_database(url))
+    assert sorted(set(np.round(data.battles.weight, 6))) == [pytest.approx(2 / 3),
+                                                              pytest.approx(4 / 3)]
+    assert main(["standing", "kestrel", "--database", url, "--reweight", "--rounds", "10",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reweighted"] is True
+    # a database without records, and a corrupt record, are refused with one line
+    two = {"rival-one": 1000.0, "rival-two": 990.0}
+    plain = make_votes_db(MODELS, sampled_battles(two, 5, rng))
+    assert main(["standing", "rival-one", "--database", plain, "--reweight"]) == 2
+    assert "needs the pair-sampling records" in capsys.readouterr().err
+    rows[0]["params"] = {"pair_sampling": {"pair_probability": 0.0, "n_pairs": 3}}
+    bad = make_votes_db(MODELS, rows)
+    assert main(["standing", "kestrel", "--database", bad, "--reweight"]) == 2
+    assert "probability in (0, 1]" in capsys.readouterr().err
