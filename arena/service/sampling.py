@@ -315,8 +315,24 @@ def adaptive_scores(
 
 #: The last adaptive result (fit, models and settings, probabilities): requests between
 #: two refits draw from the same distribution, computed once.
-_MEMO: dict[str, tuple[PairUncertainty | None, Any, Vector]] = {}
+_MEMO: dict[str, tuple[PairUncertainty | None, Any, list[tuple[Candidate, Candidate]], Vector]] = {}
 _MEMO_LOCK = threading.Lock()
+
+
+_CUMULATIVE: dict[int, tuple[Vector, Vector]] = {}
+
+
+def _cumulative(probs: Vector) -> Vector:
+    """Cumulative sums of ``probs`` (memoised for the last array: one per refit)."""
+    with _MEMO_LOCK:
+        hit = _CUMULATIVE.get(0)
+        if hit is not None and hit[0] is probs:
+            return hit[1]
+    cum = np.cumsum(probs)
+    cum /= cum[-1]
+    with _MEMO_LOCK:
+        _CUMULATIVE[0] = (probs, cum)
+    return cum
 
 
 def _normalised(values: Vector) -> Vector | None:
@@ -349,6 +365,13 @@ def pair_probabilities(
         raise UserError(
             f"unknown sampling policy {policy!r}; expected one of {', '.join(POLICIES)}"
         )
+    settings = settings or AdaptiveSettings()
+    key = (policy, tuple(models), settings if policy == "adaptive" else None)
+    fit = uncertainty if policy == "adaptive" else None
+    with _MEMO_LOCK:  # requests between two refits reuse one computation
+        memo = _MEMO.get("last")
+        if memo is not None and memo[0] is fit and memo[1] == key:
+            return memo[2], memo[3]
     listed = allowed_pairs(models)
     if not listed:
         raise NoModelsAvailable(
@@ -359,13 +382,10 @@ def pair_probabilities(
     weighted = _normalised(np.array([w for _, _, w in listed], dtype=np.float64))
     assert weighted is not None  # weights are > 0
     if policy == "weighted":
+        weighted.setflags(write=False)
+        with _MEMO_LOCK:
+            _MEMO["last"] = (None, key, pairs, weighted)
         return pairs, weighted
-    settings = settings or AdaptiveSettings()
-    key = (tuple(models), settings)
-    with _MEMO_LOCK:
-        memo = _MEMO.get("last")
-        if memo is not None and memo[0] is uncertainty and memo[1] == key:
-            return pairs, memo[2]
     n = len(pairs)
     adaptive: Vector | None = None
     if uncertainty is not None:
@@ -378,7 +398,7 @@ def pair_probabilities(
     probs = probs / probs.sum()
     probs.setflags(write=False)
     with _MEMO_LOCK:  # the next request with the same fit and models reuses it
-        _MEMO["last"] = (uncertainty, key, probs)
+        _MEMO["last"] = (uncertainty, key, pairs, probs)
     return pairs, probs
 
 
@@ -397,7 +417,7 @@ def draw_pair(
         As :func:`pair_probabilities`.
     """
     pairs, probs = pair_probabilities(models, policy, uncertainty, settings)
-    k = rng.choices(range(len(pairs)), weights=probs.tolist())[0]
+    k = min(int(np.searchsorted(_cumulative(probs), rng.random(), side="right")), len(pairs) - 1)
     a, b = pairs[k]
     first, second = (a.name, b.name) if rng.random() < 0.5 else (b.name, a.name)
     fit_votes = uncertainty.n_votes if policy == "adaptive" and uncertainty is not None else None
