@@ -8,7 +8,10 @@ sequence as the backend does. Unlike ``model.generate``, a finished row leaves t
 (its cache rows are dropped), so a few long answers do not make every short one pay for
 their length: on GSM8K most answers stop after a dozen tokens and a few run to the limit.
 Sampled requests (temperature above 0) keep the backend's own per-request seeded sampler,
-one at a time, so that a seed gives the same answer whichever way it was asked.
+one at a time, so that a seed gives the same answer whichever way it was asked. So do all
+requests of a model with a repetition guard (``repetition_penalty`` or
+``no_repeat_ngram_size``), which this greedy loop does not apply: the streamed path is the
+one that honours the model's generation settings, and an answer must not depend on the path.
 
 It uses the backend's public ``model``, ``tokenizer``, ``encode`` and ``render``; the
 end-of-sequence ids and the chat-template switch are read from the backend when it has them.
@@ -48,9 +51,14 @@ def batched_generate(
     import torch
 
     out: list[str | None] = [None] * len(prompts)
-    greedy = [i for i, p in enumerate(params) if p.greedy]
+    opts = getattr(backend, "_opts", None)
+    guarded = (
+        getattr(opts, "repetition_penalty", 1.0) != 1.0
+        or getattr(opts, "no_repeat_ngram_size", 0) > 0
+    )
+    greedy = [] if guarded else [i for i, p in enumerate(params) if p.greedy]
     for i, p in enumerate(params):
-        if not p.greedy:
+        if guarded or not p.greedy:
             prompt = prompts[i]
             if isinstance(prompt, str):
                 out[i] = "".join(backend.complete(prompt, p))

@@ -35,3 +35,30 @@ def test_batched_rows_equal_single_answers(tiny_model_config: ModelConfig, stop:
     if stop == (" the", "e"):
         # rows finish at different steps, so rows really leave the batch early
         assert len({len(a) for a in batched}) > 1
+
+
+@pytest.mark.parametrize("guard", ["repetition_penalty = 1.8", "no_repeat_ngram_size = 2"])
+def test_a_repetition_guard_is_honoured_in_batches(
+    tiny_model_config: ModelConfig, tmp_path, guard: str
+) -> None:
+    """A model with a repetition guard answers the same batched as streamed, guard applied."""
+    from arena.backends import load_models
+
+    directory = tiny_model_config.options.path
+    path = tmp_path / "models.toml"
+    path.write_text(
+        f'[[models]]\nname = "tiny-guarded"\nbackend = "transformers"\npath = "{directory}"\n'
+        f'device = "cpu"\ndtype = "float32"\n{guard}\n'
+    )
+    guarded = create_backend(load_models(path)[0])
+    plain = create_backend(tiny_model_config)
+    params = SamplingParams(max_new_tokens=24)
+    try:
+        batched = batched_generate(guarded, PROMPTS, [params] * len(PROMPTS))
+        single = ["".join(guarded.complete(p, params)) for p in PROMPTS]
+        unguarded = ["".join(plain.complete(p, params)) for p in PROMPTS]
+    finally:
+        guarded.close()
+        plain.close()
+    assert batched == single
+    assert batched != unguarded  # the guard changes answers, so the equality above means it
