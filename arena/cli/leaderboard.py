@@ -430,6 +430,10 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     ci = args.ci or ("none" if args.method == "elo" else "sandwich")
+    if args.method == "elo":
+        from arena.ratings.elo import preload
+
+        preload()  # the compiled Elo loop loads while the battles are read
     battles, inputs, filters = _load(args)
 
     def warn(text: str) -> None:
