@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from arena.backends import ModelConfig, SamplingParams, create_backend
@@ -39,7 +41,7 @@ def test_batched_rows_equal_single_answers(tiny_model_config: ModelConfig, stop:
 
 @pytest.mark.parametrize("guard", ["repetition_penalty = 1.8", "no_repeat_ngram_size = 2"])
 def test_a_repetition_guard_is_honoured_in_batches(
-    tiny_model_config: ModelConfig, tmp_path, guard: str
+    tiny_model_config: ModelConfig, tmp_path: Path, guard: str
 ) -> None:
     """A model with a repetition guard answers the same batched as streamed, guard applied."""
     from arena.backends import load_models
