@@ -301,15 +301,22 @@ def agreement(rows: list[Row]) -> None:
     """Largest rating difference from ours after centring both on the common models."""
     import pandas as pd
 
+    def ratings(path: str) -> pd.Series:
+        # ours starts with a "# arena-metadata: {...}" provenance line
+        with open(path, encoding="utf-8") as f:
+            skip = 1 if f.readline().startswith("#") else 0
+        frame = pd.read_csv(path, skiprows=skip, usecols=["model", "rating"])
+        return frame.set_index("model")["rating"]
+
     ours = {r.task: r for r in rows if r.impl == "ours" and r.status == "ok"}
     for r in rows:
         ref = ours.get(r.task)
         if ref is None or r is ref or r.status != "ok" or not r.output:
             continue
         try:
-            a = pd.read_csv(ref.output, usecols=["model", "rating"]).set_index("model")["rating"]
-            b = pd.read_csv(r.output, usecols=["model", "rating"]).set_index("model")["rating"]
-        except (OSError, ValueError):
+            a, b = ratings(ref.output), ratings(r.output)
+        except (OSError, ValueError) as exc:
+            print(f"  agreement of {r.task} {r.impl}: cannot read ({exc})")
             continue
         common = a.index.intersection(b.index)
         if len(common):
@@ -594,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in saved["rows"]
         ]
         info = saved["info"]
+        agreement(rows)  # from the CSVs the run left in perf/out/cli/
         report(rows, info)
         if args.write_results:
             write_results(args.results_file, markdown(rows, info, info.get("command", "")))

@@ -69,8 +69,11 @@ def cache_complete(cache: Path) -> bool:
     return len(folders) >= 2
 
 
-def one_run(cache: Path, timeout: float, log_dir: Path) -> dict[str, Any]:
-    """Start ``arena serve``, time health, page and models ready; stop it."""
+def one_run(cache: Path, timeout: float, log_dir: Path, out: dict[str, Any]) -> None:
+    """Start ``arena serve``, time health, page and models ready into ``out``; stop it.
+
+    ``out`` keeps what was measured when a later step fails (e.g. the timeout).
+    """
     from playwright.sync_api import sync_playwright
 
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
@@ -97,7 +100,7 @@ def one_run(cache: Path, timeout: float, log_dir: Path) -> dict[str, Any]:
     ]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
-    out: dict[str, Any] = {"port": port, "log": str(log_path)}
+    out.update(port=port, log=str(log_path))
     try:
         deadline = t0 + timeout
         while True:
@@ -136,7 +139,6 @@ def one_run(cache: Path, timeout: float, log_dir: Path) -> dict[str, Any]:
             proc.kill()
         log.close()
         shutil.rmtree(work, ignore_errors=True)
-    return out
 
 
 def loadavg() -> str:
@@ -184,7 +186,11 @@ def markdown(info: dict[str, Any]) -> str:
         "read back from it.",
     ]
     if failed:
-        lines.append(f"Failed runs: {'; '.join(r['error'] for r in failed)}")
+        said = []
+        for r in failed:
+            got = ", ".join(f"{k[:-2]} {r[k]:.1f} s" for k in ("health_s", "page_s") if k in r)
+            said.append(f"{r['kind']}: {r['error']}" + (f" (measured: {got})" if got else ""))
+        lines += ["", f"Runs that did not finish: {'; '.join(said)}."]
     lines.append(END_MARK)
     return "\n".join(lines) + "\n"
 
@@ -229,10 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {info['load_before']}", flush=True)
     plan = ([] if cache_complete(args.cache) else ["cold"]) + ["cached"] * args.runs
     for kind in plan:
+        r: dict[str, Any] = {}
         try:
-            r = one_run(args.cache, args.timeout, log_dir)
+            one_run(args.cache, args.timeout, log_dir, r)
         except Exception as exc:  # recorded; the next run goes on
-            r = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            r["error"] = f"{type(exc).__name__}: {exc}"[:300]
         r["kind"] = kind
         info["runs"].append(r)
         print(
