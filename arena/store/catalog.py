@@ -44,7 +44,9 @@ class ModelSpec:
     sampling_weight:
         Relative chance of being picked (``>= 0``).
     family:
-        Product line or variant group (``arena audit``'s best-of-N check), or None.
+        Product line or variant group (``arena audit``'s best-of-N check), or None. None
+        leaves a stored family as it is (written only when given; the column exists
+        from migration 0006 on, and models are also written at older revisions).
     """
 
     name: str
@@ -108,7 +110,7 @@ class ModelSpec:
             "codename": self.codename,
             "active": self.active,
             "sampling_weight": float(self.sampling_weight),
-            "family": self.family or None,
+            **({"family": self.family} if self.family else {}),
         }
 
 

@@ -25,12 +25,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add the nullable ``family`` column (batch mode: SQLite rebuilds the table)."""
-    with op.batch_alter_table("models") as batch:
-        batch.add_column(sa.Column("family", sa.String(200), nullable=True))
+    """Add the nullable ``family`` column (an ``ALTER TABLE ... ADD COLUMN`` everywhere)."""
+    op.add_column("models", sa.Column("family", sa.String(200), nullable=True))
 
 
 def downgrade() -> None:
-    """Drop the column (the families are lost; models and votes are untouched)."""
-    with op.batch_alter_table("models") as batch:
-        batch.drop_column("family")
+    """Drop the column (the families are lost; models and votes are untouched).
+
+    In place on SQLite too (``ALTER TABLE ... DROP COLUMN``, SQLite 3.35+): rebuilding
+    the table, as Alembic's batch mode would, fails on the battles' foreign keys.
+    """
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE models DROP COLUMN family")
+    else:
+        op.drop_column("models", "family")
