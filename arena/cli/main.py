@@ -106,11 +106,15 @@ def _help_parser() -> argparse.ArgumentParser:
 
 
 def _command_name(argv: Sequence[str]) -> str | None:
-    """The command the arguments name (the first one not an option), or None."""
+    """The command the arguments name (the first one not an option), or None.
+
+    None too when a top-level option comes first (``arena -h leaderboard`` is the
+    top-level help): the top-level options take no values.
+    """
     for arg in argv:
         if not arg.startswith("-"):
             return arg
-        if arg == "--":
+        if arg in ("--", "-h", "--help", "--version"):
             break
     return None
 

@@ -123,7 +123,7 @@ def test_plots_and_online_elo_import_what_they_use(battles: Path, tmp_path: Path
     assert not {"sqlalchemy", "alembic", "torch", "streamlit"} & modules
 
 
-@pytest.mark.parametrize("args", [("--help",), ("--version",), ()])
+@pytest.mark.parametrize("args", [("--help",), ("--version",), (), ("-h", "leaderboard")])
 def test_help_imports_no_command_module(args: tuple[str, ...]) -> None:
     status, modules = _run(*args)
     assert status in (0, 2)
