@@ -70,8 +70,9 @@ class Sample:
     context:
         Description, few-shot examples and prompt as one plain text.
     turns:
-        The same as chat turns ``(role, text)``: few-shot examples as user/assistant turns
-        (``fewshot_as_turns``) or inlined into the last user turn.
+        The same as chat turns ``(role, text)``: the task's system text and description as
+        the system message (as lm-eval does under a chat template), then few-shot examples
+        as user/assistant turns (``fewshot_as_turns``) or inlined into the last user turn.
     target:
         The reference answer (text), when the task has one.
     choices:
@@ -268,6 +269,21 @@ def selection_record(
     return record
 
 
+def join_system(system: str | None, description: str, separator: str) -> str:
+    """The system message: the task's ``system`` text, then its description.
+
+    lm-evaluation-harness's ``maybe_delimit``: joined by ``separator`` unless either side
+    already has whitespace at the join.
+    """
+    if not system:
+        return description
+    if not description:
+        return system
+    if system[-1].isspace() or description[0].isspace():
+        return system + description
+    return system + separator + description
+
+
 def build_samples(
     task: TaskSpec,
     suite_path: str,
@@ -314,16 +330,20 @@ def build_samples(
         ]
         inline = "".join(q + a + fs.separator for q, a in shot_pairs)
         context = description + inline + prompt
+        # under a chat template the description goes into the system message, after the
+        # task's own system text, as lm-eval does (its maybe_delimit with the few-shot
+        # separator); the user turns hold the examples and the question
         turns: list[tuple[str, str]] = []
-        if task.system:
-            turns.append(("system", task.system))
+        system = join_system(task.system, description, fs.separator)
+        if system:
+            turns.append(("system", system))
         if fewshot_as_turns and shot_pairs:
-            for n, (q, a) in enumerate(shot_pairs):
-                turns.append(("user", (description if n == 0 else "") + q))
+            for q, a in shot_pairs:
+                turns.append(("user", q))
                 turns.append(("assistant", a.strip()))
             turns.append(("user", prompt))
         else:
-            turns.append(("user", context))
+            turns.append(("user", inline + prompt))
         choices: tuple[str, ...] = ()
         gold = None
         target = None

@@ -186,14 +186,16 @@ def _fmt(v: float, digits: int = 4) -> str:
 def _wide(res: EvalResults) -> tuple[list[str], list[list[str]]]:
     tasks = list(dict.fromkeys(r.task for r in res.results))
     main: dict[str, str] = {}
-    for r in res.results:
+    for r in res.results:  # the headline metric comes first (TaskSpec.headline)
         main.setdefault(r.task, next(iter(r.metrics)))
     header = ["model"] + [f"{t} ({main[t]})" for t in tasks]
     cells: dict[tuple[str, str], str] = {}
     for r in res.results:
         m = r.metrics[main[r.task]]
         text = f"{_fmt(m.value)} [{_fmt(m.ci_lower)}, {_fmt(m.ci_upper)}]"
-        if r.n_failed:
+        if r.n_samples and r.n_failed >= r.n_samples:
+            text = f"all {r.n_samples} failed"
+        elif r.n_failed:
             text += f" ({r.n_failed} failed)"
         cells[(r.model, r.task)] = text
     rows = [[model] + [cells.get((model, t), "") for t in tasks] for model in res.models]

@@ -211,10 +211,42 @@ def _hellaswag_text(text: str) -> str:
     return text.replace("  ", " ")
 
 
+#: A context that ends a sentence (WikiHow rows: their ``ctx_b`` is empty).
+_ENDS_SENTENCE = re.compile(r"[.!?][\"')\]]?\s*$")
+#: The last sentence end, then a fragment without one (ActivityNet rows' ``ctx_b``).
+_FRAGMENT = re.compile(r"^(.*[.!?])\s+(\S[^.!?]*)$", re.DOTALL)
+
+
+def split_hellaswag_ctx(ctx: str) -> tuple[str, str]:
+    """``(ctx_a, ctx_b)`` of a HellaSwag row that has only ``ctx`` (= ``ctx_a + " " + ctx_b``).
+
+    ``ctx_b`` is the lowercase fragment that starts the sentence the endings complete
+    ("... around on stilts. they"), empty when ``ctx`` ends a sentence (WikiHow rows). On
+    the 100 bundled rows this gives back 32 fragments, the rows whose lm-eval prompt
+    differs from ``ctx``. A ``ctx`` with no sentence end before the fragment is kept
+    whole as ``ctx_a``.
+    """
+    if _ENDS_SENTENCE.search(ctx):
+        return ctx, ""
+    m = _FRAGMENT.match(ctx)
+    if m is None:
+        return ctx, ""
+    return m.group(1), m.group(2)
+
+
 @processor("hellaswag")
 def hellaswag(doc: dict[str, Any]) -> dict[str, Any]:
-    """lm-eval's HellaSwag preprocessing: ``query`` and cleaned ``choices``."""
-    ctx = doc.get("ctx") or f"{doc.get('ctx_a', '')} {str(doc.get('ctx_b', '')).capitalize()}"
+    """lm-eval's HellaSwag preprocessing: ``query`` and cleaned ``choices``.
+
+    lm-eval writes the context as ``ctx_a + " " + ctx_b.capitalize()`` (the fragment gets
+    its capital letter); rows with only ``ctx`` get the two fields back first
+    (:func:`split_hellaswag_ctx`).
+    """
+    if isinstance(doc.get("ctx_a"), str) and isinstance(doc.get("ctx_b"), str):
+        ctx_a, ctx_b = doc["ctx_a"], doc["ctx_b"]
+    else:
+        ctx_a, ctx_b = split_hellaswag_ctx(str(doc.get("ctx", "")))
+    ctx = f"{ctx_a} {ctx_b.capitalize()}"
     out = dict(doc)
     out["query"] = _hellaswag_text(f"{doc.get('activity_label', '')}: {ctx}")
     out["choices"] = [_hellaswag_text(e) for e in doc["endings"]]

@@ -222,6 +222,8 @@ class TaskSpec:
         How generated code is tested.
     scorers:
         Scorers of generate tasks.
+    headline:
+        The metric shown in the printed table (and listed first); None: the kind's first.
     """
 
     name: str
@@ -239,6 +241,7 @@ class TaskSpec:
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     code: CodeSpec | None = None
     scorers: tuple[ScorerSpec, ...] = ()
+    headline: str | None = None
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -653,8 +656,9 @@ def _parse_task(r: _Reader, base: Path) -> TaskSpec:
             )
     elif raw_scorers:
         raise r.fail("scorers", f"only generate tasks take scorers, this is a {kind} task")
+    headline = r.str_("headline", None, nonempty=True)
     r.done()
-    return TaskSpec(
+    spec = TaskSpec(
         name=name,
         kind=kind,
         dataset=dataset,
@@ -670,4 +674,11 @@ def _parse_task(r: _Reader, base: Path) -> TaskSpec:
         generation=generation,
         code=code,
         scorers=scorer_specs,
+        headline=headline,
     )
+    if headline is not None and headline not in spec.metrics:
+        raise r.fail(
+            "headline",
+            f"'{headline}' is not a metric of this task; its metrics: {', '.join(spec.metrics)}",
+        )
+    return spec
