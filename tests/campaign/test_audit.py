@@ -182,3 +182,32 @@ def test_audit_of_the_votes_database(
     capsys.readouterr()
     assert main(["audit", "--database", url, "--deprecated", "nobody"]) == 2
     assert "no model 'nobody'" in capsys.readouterr().err
+
+
+def test_audit_cli_refuses_bad_options_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "b.jsonl"
+    rows = sampled_battles({"x": 1100.0, "y": 1000.0}, 20, np.random.default_rng(0))
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    taken = tmp_path / "plots-file"
+    taken.write_text("not a folder")
+    assert main(["audit", str(path), "--plots", str(taken)]) == 2
+    assert "--plots needs a folder" in capsys.readouterr().err
+    assert main(["audit", str(path), "--deprecated", "x", "--deprecated", "y"]) == 2
+    assert "fewer than two models" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["audit", str(path), "--draws", "5"])
+    assert "100 to 1000000 draws" in capsys.readouterr().err
+    models = tmp_path / "models.toml"
+    models.write_text('[[models]]\nname = "x"\nbackend = "fake"\nfamily = ["a"]\n')
+    assert main(["audit", str(path), "--models", str(models)]) == 2
+    assert "family" in capsys.readouterr().err
+    # a models file naming organizations and families gives the groups for battle files
+    models.write_text(
+        '[[models]]\nname = "x"\nbackend = "fake"\norganization = "Lab"\nfamily = "f"\n'
+        '[[models]]\nname = "y"\nbackend = "fake"\norganization = "Lab"\nfamily = "f"\n'
+    )
+    assert main(["audit", str(path), "--models", str(models), "--format", "json"]) == 0
+    (group,) = json.loads(capsys.readouterr().out)["selection"]
+    assert group["organization"] == "Lab" and len(group["variants"]) == 2
