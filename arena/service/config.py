@@ -109,6 +109,9 @@ class ServiceConfig:
         over every allowed pair (:class:`arena.service.sampling.AdaptiveSettings`).
     adaptive_refresh_s:
         Least time between two refits of the adaptive policy from the store.
+    snapshot_every_s:
+        Store the public leaderboard as a snapshot this often (``arena history``);
+        None (the default) stores none on a schedule.
     """
 
     max_prompt_chars: int = 4000
@@ -132,6 +135,7 @@ class ServiceConfig:
     adaptive_mix: float = 0.8
     adaptive_floor: float = 0.1
     adaptive_refresh_s: float = 60.0
+    snapshot_every_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_prompt_chars < 1:
@@ -172,6 +176,9 @@ class ServiceConfig:
         self.adaptive_settings()  # checks mix and floor
         if not (math.isfinite(self.adaptive_refresh_s) and self.adaptive_refresh_s > 0):
             raise UserError(f"adaptive_refresh_s must be > 0, got {self.adaptive_refresh_s}")
+        every = self.snapshot_every_s
+        if every is not None and not (math.isfinite(every) and every >= 1):
+            raise UserError(f"snapshot_every_s must be at least 1 second, got {every}")
 
     def adaptive_settings(self) -> AdaptiveSettings:
         """The adaptive policy's tuning (raises UserError when out of range)."""
@@ -203,7 +210,10 @@ class ServiceConfig:
         ``ARENA_LEAK_WORDS`` (comma-separated, added to the defaults), ``ARENA_SECRET``,
         and the generation limits ``ARENA_FIRST_TOKEN_TIMEOUT_S``,
         ``ARENA_IDLE_TIMEOUT_S``, ``ARENA_LOAD_TIMEOUT_S``, ``ARENA_MAX_NEW_TOKENS`` and
-        ``ARENA_MAX_ANSWER_CHARS``.
+        ``ARENA_MAX_ANSWER_CHARS``; the pair sampler's ``ARENA_SAMPLING`` (``weighted`` or
+        ``adaptive``), ``ARENA_ADAPTIVE_MIX``, ``ARENA_ADAPTIVE_FLOOR``,
+        ``ARENA_ADAPTIVE_REFRESH_S``; ``ARENA_SNAPSHOT_EVERY_S`` (``0`` or unset: no
+        scheduled leaderboard snapshots).
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -228,6 +238,7 @@ class ServiceConfig:
             ("adaptive_mix", "ARENA_ADAPTIVE_MIX", float),
             ("adaptive_floor", "ARENA_ADAPTIVE_FLOOR", float),
             ("adaptive_refresh_s", "ARENA_ADAPTIVE_REFRESH_S", float),
+            ("snapshot_every_s", "ARENA_SNAPSHOT_EVERY_S", float),
         ):
             value = number(name, kind)
             if value is not None:
@@ -251,6 +262,8 @@ class ServiceConfig:
             values["sampling"] = dataclasses.replace(cls().sampling, max_new_tokens=int(tokens))
         if values.get("rate_limit") == 0:
             values["rate_limit"] = None
+        if values.get("snapshot_every_s") == 0:
+            values["snapshot_every_s"] = None
         if values.get("client_rate_limit") == 0:
             values["client_rate_limit"] = None
         header = env.get("ARENA_TRUSTED_PROXY_HEADER", "").strip()

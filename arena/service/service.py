@@ -269,6 +269,14 @@ class ArenaService:
         self._board: LiveLeaderboard | None = None
         self._judge_boards: JudgeLeaderboards | None = None
         self._uncertainty = UncertaintyCache(self._fit_uncertainty, self.config.adaptive_refresh_s)
+        self._stopping = threading.Event()
+        if self.config.snapshot_every_s is not None:
+            threading.Thread(
+                target=self._snapshot_schedule,
+                args=(self.config.snapshot_every_s,),
+                name="leaderboard-snapshots",
+                daemon=True,
+            ).start()
         self._jobs_lock = threading.Lock()
         self._jobs: OrderedDict[tuple[int, int], PairJob[StreamEvent]] = OrderedDict()
 
@@ -315,6 +323,7 @@ class ArenaService:
         if self._board is not None:
             self._board.close()
         self._uncertainty.close()
+        self._stopping.set()
         self.pool.close()
         self.engine.dispose()
 
@@ -1032,6 +1041,46 @@ class ArenaService:
         with self._write() as session:
             return save_snapshot(
                 session, view.leaderboard, source="the web app's live votes", label=label
+            )
+
+    def _snapshot_schedule(self, every_s: float) -> None:
+        """Store a snapshot every ``every_s`` seconds unless the votes did not change."""
+        while not self._stopping.wait(every_s):
+            try:
+                self.scheduled_snapshot()
+            except UserError:  # no leaderboard yet
+                continue
+            except Exception:  # keep serving; try again at the next tick
+                log.exception("storing the scheduled leaderboard snapshot failed")
+
+    def scheduled_snapshot(self) -> int | None:
+        """Store the public leaderboard unless the newest snapshot has the same data.
+
+        Returns the new snapshot's id, or None when nothing changed since the last one
+        (several server processes on one database then store one snapshot, not one each,
+        except when two of them race within a tick).
+        """
+        from sqlalchemy import select
+
+        from arena.store.snapshots import LeaderboardSnapshot, save_snapshot
+
+        self.leaderboard.refresh()
+        view = self.board()
+        if view is None or view.leaderboard is None:
+            raise UserError(
+                (view.message if view is not None else None) or "there is no leaderboard yet"
+            )
+        lb = view.leaderboard
+        with self._write() as session:
+            newest = session.scalar(
+                select(LeaderboardSnapshot.data_sha256)
+                .order_by(LeaderboardSnapshot.created_at.desc(), LeaderboardSnapshot.id.desc())
+                .limit(1)
+            )
+            if newest == lb.data_sha256:
+                return None
+            return save_snapshot(
+                session, lb, source="the web app's live votes", label="scheduled"
             )
 
     def vote_stats(self) -> VoteStats:

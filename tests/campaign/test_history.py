@@ -55,3 +55,51 @@ def test_snapshots_history_and_recompute(
     assert "no snapshot 9" in capsys.readouterr().err
     assert main(["history", "nobody", "--database", url]) == 2
     assert "no snapshot rates" in capsys.readouterr().err
+
+
+def test_the_web_app_stores_snapshots_on_a_schedule(tmp_path: Path) -> None:
+    import time
+
+    from arena.service import ArenaService, Choice, ServiceConfig
+    from arena.store import make_engine, make_sessionmaker
+    from arena.store.snapshots import list_snapshots
+    from tests.service.conftest import write_models
+
+    url = f"sqlite:///{tmp_path / 'arena.db'}"
+    upgrade(url)
+    models = write_models(tmp_path)
+    voting = ArenaService.open(url, models, ServiceConfig(rate_limit=None, secret=b"s"))
+    try:
+        for i in range(6):
+            round_ = voting.generate(voting.start_battle("v", f"prompt {i}"), "v")
+            voting.vote(round_, "v", Choice.A)
+    finally:
+        voting.close()
+    config = ServiceConfig(rate_limit=None, secret=b"s", snapshot_every_s=1.0)
+    service = ArenaService.open(url, models, config)
+    try:
+
+        def stored() -> list[object]:
+            engine = make_engine(url)
+            try:
+                with make_sessionmaker(engine)() as session:
+                    return list(list_snapshots(session))
+            finally:
+                engine.dispose()
+
+        deadline = time.monotonic() + 20
+        while not stored() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        first = stored()
+        assert len(first) == 1 and first[0].n_battles == 6  # type: ignore[attr-defined]
+        time.sleep(2.5)  # more ticks, no new votes: no new snapshot
+        assert len(stored()) == 1
+        assert service.scheduled_snapshot() is None
+        round_ = service.generate(service.start_battle("v", "one more"), "v")
+        service.vote(round_, "v", Choice.B)
+        assert service.scheduled_snapshot() is not None  # new votes, new snapshot
+    finally:
+        service.close()
+    with pytest.raises(Exception, match="snapshot_every_s must be at least 1 second"):
+        ServiceConfig(snapshot_every_s=0.1)
+    assert ServiceConfig.from_env({"ARENA_SNAPSHOT_EVERY_S": "0"}).snapshot_every_s is None
