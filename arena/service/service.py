@@ -97,7 +97,10 @@ from arena.store import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from arena.campaign.standing import Standing
+    from arena.service.history import BoardHistory, BoardMoves
     from arena.service.judges import JudgeBoard, JudgeLeaderboards, RankAgreement
     from arena.service.leaderboard import BoardView, LiveLeaderboard
 
@@ -268,6 +271,7 @@ class ArenaService:
         self._board_lock = threading.Lock()
         self._board: LiveLeaderboard | None = None
         self._judge_boards: JudgeLeaderboards | None = None
+        self._history: BoardHistory | None = None
         self._uncertainty = UncertaintyCache(self._fit_uncertainty, self.config.adaptive_refresh_s)
         self._stopping = threading.Event()
         if self.config.snapshot_every_s is not None:
@@ -925,6 +929,48 @@ class ArenaService:
 
         return rank_agreement(human, judge)
 
+    @property
+    def board_history(self) -> BoardHistory:
+        """The web app's stored leaderboard snapshots, cached like the board."""
+        with self._board_lock:
+            if self._history is None:
+                from arena.service.history import BoardHistory
+
+                self._history = BoardHistory(self._read_sessions, self.config.leaderboard_ttl_s)
+            return self._history
+
+    def board_moves(self, view: BoardView) -> BoardMoves | None:
+        """``new`` / ``↑N`` / ``↓N`` / ``=`` per model of ``view`` since the previous snapshot.
+
+        Only for the board the snapshots hold (live votes, all categories, no style
+        control); None for other views, before the first snapshot or with no votes.
+        """
+        if (
+            view.leaderboard is None
+            or view.category is not None
+            or view.style_control
+            or view.source != "live"
+        ):
+            return None
+        with database_faults():
+            return self.board_history.moves(
+                list(view.leaderboard.table["model"]), view.leaderboard.data_sha256
+            )
+
+    def history_models(self) -> tuple[str, ...]:
+        """Public names of the newest snapshot's models, best first (empty: no snapshot)."""
+        with database_faults():
+            return self.board_history.models()
+
+    def model_history(self, name: str) -> pd.DataFrame:
+        """A model's rating, interval and place over the snapshots (public ``name``).
+
+        Columns :data:`arena.service.history.HISTORY_COLUMNS`, oldest first; empty when
+        no snapshot rates it.
+        """
+        with database_faults():
+            return self.board_history.model_history(name)
+
     # -- admin -------------------------------------------------------------------------
 
     @property
@@ -1038,10 +1084,14 @@ class ArenaService:
             raise UserError(
                 (view.message if view is not None else None) or "there is no leaderboard yet"
             )
+        from arena.service.history import BOARD_SOURCE
+
         with self._write() as session:
-            return save_snapshot(
-                session, view.leaderboard, source="the web app's live votes", label=label
+            snapshot_id = save_snapshot(
+                session, view.leaderboard, source=BOARD_SOURCE, label=label
             )
+        self.board_history.invalidate()
+        return snapshot_id
 
     def _snapshot_schedule(self, every_s: float) -> None:
         """Store a snapshot every ``every_s`` seconds unless the votes did not change."""
@@ -1062,6 +1112,7 @@ class ArenaService:
         """
         from sqlalchemy import select
 
+        from arena.service.history import BOARD_SOURCE
         from arena.store.snapshots import LeaderboardSnapshot, save_snapshot
 
         self.leaderboard.refresh()
@@ -1079,9 +1130,9 @@ class ArenaService:
             )
             if newest == lb.data_sha256:
                 return None
-            return save_snapshot(
-                session, lb, source="the web app's live votes", label="scheduled"
-            )
+            snapshot_id = save_snapshot(session, lb, source=BOARD_SOURCE, label="scheduled")
+        self.board_history.invalidate()
+        return snapshot_id
 
     def vote_stats(self) -> VoteStats:
         """Counts of votes, voters, outcomes, statuses and per-model results."""

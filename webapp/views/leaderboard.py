@@ -75,12 +75,17 @@ human_side = st.container()
 if show_judge:
     human_side, judge_column = st.columns(2)
     human_side.subheader("Human votes", anchor=False)
+# "new" / moved markers against the previous snapshot (the overall live board only)
+moves = svc.board_moves(view)
 human_side.dataframe(
-    view.table,
+    view.table if moves is None else moves.annotate(view.table),
     hide_index=True,
     column_config={
         "Rank (UB)": st.column_config.NumberColumn(
             help="1 + the number of models statistically better than this one"
+        ),
+        "Moved": st.column_config.TextColumn(
+            help="Places gained (↑) or lost (↓) since the previous snapshot; new: not in it"
         ),
         "Score": st.column_config.NumberColumn(help="Bradley–Terry rating (arena scale)"),
         "95% CI": st.column_config.TextColumn(help="95% confidence interval of the score"),
@@ -102,6 +107,11 @@ st.caption(
     "votes where an answer revealed its model are left out."
     + (" Style-controlled." if style else "")
 )
+if moves is not None:
+    st.caption(
+        f"Moved: places since snapshot {moves.snapshot} of "
+        f"{moves.stored:%Y-%m-%d %H:%M} UTC (↑ up, ↓ down, = same place, new: not in it)."
+    )
 for note in view.notes:
     if note.startswith("No bridging model"):
         st.warning(note)
@@ -245,3 +255,61 @@ with heatmap_tab:
             },
         )
         st.caption("Observed win rate of the row model against the column model (ties: half).")
+
+# -- rating over time (the stored snapshots; arena history lists them) -----------------
+history_models = svc.history_models()
+if history_models:
+    st.subheader("Rating over time", anchor=False)
+    picked_model = st.selectbox(
+        "Model",
+        history_models,
+        key="lb.history_model",
+        help="The models of the newest leaderboard snapshot, best first.",
+    )
+    points = svc.model_history(picked_model) if picked_model else None
+    if points is None or points.empty:
+        st.caption(f"No snapshot rates {picked_model}.")
+    else:
+        x = {"field": "stored", "type": "temporal", "title": "Snapshot stored (UTC)"}
+        st.vega_lite_chart(
+            points,
+            {
+                "height": 260,
+                "layer": [
+                    {
+                        "mark": {"type": "area", "opacity": 0.25},
+                        "encoding": {
+                            "x": x,
+                            "y": {
+                                "field": "ci_lower",
+                                "type": "quantitative",
+                                "scale": {"zero": False},
+                                "title": "Score (95% confidence interval)",
+                            },
+                            "y2": {"field": "ci_upper"},
+                        },
+                    },
+                    {
+                        "mark": {"type": "line", "point": True},
+                        "encoding": {
+                            "x": x,
+                            "y": {"field": "rating", "type": "quantitative"},
+                            "tooltip": [
+                                {"field": "snapshot", "title": "Snapshot"},
+                                {"field": "stored", "type": "temporal", "format": "%Y-%m-%d %H:%M",
+                                 "title": "Stored"},
+                                {"field": "rating", "format": ".0f", "title": "Score"},
+                                {"field": "ci_lower", "format": ".0f", "title": "Lower"},
+                                {"field": "ci_upper", "format": ".0f", "title": "Upper"},
+                                {"field": "place", "title": "Place"},
+                            ],
+                        },
+                    },
+                ],
+            },
+            width="stretch",
+        )
+        st.caption(
+            f"{picked_model} over {len(points)} snapshot(s) of the live board (an admin "
+            "click or ARENA_SNAPSHOT_EVERY_S stores them; `arena history` lists them)."
+        )
