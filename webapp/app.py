@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts webapp/ on the path, not t
     sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
+from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
 
 from arena.leaderboard import ArenaWarning  # noqa: E402
 
@@ -31,7 +32,10 @@ from webapp.common import service, voter  # noqa: E402
 
 # Rate limits count per session and per client address (held in the database): tell
 # the service where this session comes from before any page or callback sends a message.
-service().identify(voter(), client())
+# Only in a script run: a process started with multiprocessing's "spawn" re-imports the
+# main module (this file, once Streamlit ran it) bare, and must not open the service.
+if get_script_run_ctx() is not None:
+    service().identify(voter(), client())
 
 pages = [
     st.Page(
