@@ -522,6 +522,18 @@ class OpenAIBackend(BaseBackend):
             if len(prompts) > 1 and exc.status in (400, 422) and "string" in exc.problem.lower():
                 self._string_prompts = True
                 return self._echo(prompts)
+            if "" in prompts and exc.status in (400, 422):
+                # an empty context is sent to count the server's BOS token; a tokenizer
+                # without one leaves an empty prompt, which servers refuse (vLLM: "The
+                # decoder prompt cannot be empty")
+                raise RequestRejected(
+                    self._info.name,
+                    "loglikelihood",
+                    f"{exc.problem.split('; ')[0]}; a continuation with an empty context "
+                    "cannot be scored on this server (its tokenizer adds no BOS token to "
+                    "condition the first token on): give a non-empty context",
+                    status=exc.status,
+                ) from None
             raise
         choices = obj.get("choices")
         if not isinstance(choices, list) or len(choices) != len(prompts):

@@ -108,6 +108,17 @@ def test_an_empty_context_is_the_servers_bos_token(server: ScriptedServer) -> No
     assert server.requests[0].body["prompt"] == ["", "Hi"]
 
 
+def test_an_empty_prompt_refused_by_the_server_says_why(server: ScriptedServer) -> None:
+    refused = {"error": {"message": "The decoder prompt cannot be empty", "code": 400}}
+    server.queue(json_answer(refused, status=400))
+    with (
+        make(server) as backend,
+        pytest.raises(RequestRejected, match=r"cannot be empty.*empty context.*adds no BOS"),
+    ):
+        backend.loglikelihood([("", "Hello")])
+    assert len(server.requests) == 1
+
+
 def test_the_continuation_is_what_follows_the_contexts_token_count(
     server: ScriptedServer,
 ) -> None:
