@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse
-import scipy.sparse.csgraph
 
 from arena.battles.table import Battles
 
@@ -68,6 +66,11 @@ class SourceCheck:
 
 
 def _components(battles: Battles) -> np.ndarray:
+    # imported here: `arena leaderboard` builds its parser from SOURCE_CHOICES, and that
+    # must not cost the scipy.sparse import (tests/cli/test_imports.py)
+    import scipy.sparse
+    import scipy.sparse.csgraph
+
     n = battles.n_models
     graph = scipy.sparse.coo_matrix(
         (np.ones(len(battles)), (battles.model_a, battles.model_b)), shape=(n, n)

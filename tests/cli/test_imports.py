@@ -130,6 +130,12 @@ def test_help_imports_no_command_module(args: tuple[str, ...]) -> None:
     assert not (HEAVY | {"numpy", "pandas", "scipy", "pyarrow", "numba"}) & modules
 
 
+def test_a_command_s_help_imports_nothing_it_does_not_show() -> None:
+    status, modules = _run("leaderboard", "--help")
+    assert status == 0
+    assert not (HEAVY | {"scipy", "numba"}) & modules, sorted((HEAVY | {"scipy"}) & modules)
+
+
 def test_the_help_listing_matches_what_the_command_modules_register() -> None:
     parser = build_parser()  # every group registered
     sub = next(a for a in parser._actions if a.dest == "command")
