@@ -2,8 +2,8 @@
 
 ``perf/out/arena_battles.parquet`` (git-ignored, ~25 MiB, written on first use in a few
 seconds; ``python perf/cli_data.py --force`` rewrites it) holds the 1,670,250 battles of
-``../shared/data/pairwise/chatbotarena_20240814_paircounts.csv`` expanded to one row per
-battle exactly as ``perf/bench_ratings.py`` does (:func:`bench_ratings.arena_battles`: row
+the Chatbot Arena pair counts of 2024-08-14 (found through :mod:`arena.data`, as
+``perf/bench_ratings.py`` reads them) expanded to one row per battle exactly as it does (:func:`bench_ratings.arena_battles`: row
 order shuffled with a fixed seed, sides drawn at random), in the FastChat layout
 ``model_a, model_b, winner``.
 
