@@ -2,8 +2,9 @@
 
 :class:`ServerProcess` starts a command, keeps its output in a log file, waits until
 ``GET /v1/models`` answers (or the process dies, or the deadline passes: then the test
-fails with the log's tail), and kills the whole process group at the end. Used for the
-small transformers server of ``lm_server.py`` and for vLLM.
+fails with the log's tail), and kills the whole process group at the end; a server whose
+test process dies without that teardown gets SIGTERM from the kernel. Used for the small
+transformers server of ``lm_server.py`` and for vLLM.
 """
 
 from __future__ import annotations
@@ -19,6 +20,17 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the test process dies (PR_SET_PDEATHSIG).
+
+    A test run killed before its fixtures' teardown (a timeout, SIGKILL) would otherwise
+    leave the server running, in its own session, for good.
+    """
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -52,6 +64,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},
                 start_new_session=True,  # its own process group: killed whole at the end
+                preexec_fn=_die_with_parent,
             )
         try:
             self._wait(timeout)
