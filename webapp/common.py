@@ -26,6 +26,9 @@ DATABASE_ENV = "ARENA_DATABASE_URL"
 MODELS_ENV = "ARENA_MODELS_FILE"
 #: Seconds between two redraws of the streaming answers (whatever pace the models keep).
 REDRAW_S = 0.1
+#: A redraw waits at least this many times the last redraw's own duration (so drawing
+#: takes at most about a fifth of a core per visitor, however long the answers grow).
+REDRAW_BUDGET = 5.0
 #: Seconds between two checks of the models' loading while the page waits.
 LOADING_POLL_S = 2.0
 
@@ -177,7 +180,10 @@ def stream_answers(
 
     The answers are produced behind the page (:meth:`ArenaService.stream`): a rerun (any
     click, a stale button) only re-attaches to them. At most one redraw per
-    :data:`REDRAW_S`, whatever pace the models keep. While nothing new comes, a side
+    :data:`REDRAW_S`, whatever pace the models keep, and at most one per
+    :data:`REDRAW_BUDGET` times what the last redraw cost: parsing a long answer takes tens
+    of milliseconds, and a page that redrew it every tick would spend its server's CPU on
+    one visitor. While nothing new comes, a side
     without text yet and ``status`` say how long the answers have been awaited (so the
     visitor sees they are still coming; the page also handles clicks such as Stop then).
     """
@@ -190,6 +196,7 @@ def stream_answers(
     complete = {"a": False, "b": False}
     shown: dict[str, tuple[str, bool] | None] = {"a": None, "b": None}
     last = 0.0
+    cost = 0.0  # seconds the last redraw took (rendering long answers is not free)
     started = time.monotonic()
     told = -1
     final: Round | None = None
@@ -219,10 +226,11 @@ def stream_answers(
         elif event.kind == "text" and event.side is not None:
             text[event.side], complete[event.side] = event.text, event.complete
             now = time.monotonic()
-            if now - last >= REDRAW_S:
+            if now - last >= max(REDRAW_S, REDRAW_BUDGET * cost):
                 last = now
                 _redraw(placeholders, text, complete, shown)
                 progress()
+                cost = time.monotonic() - now
         elif event.round is not None:
             final = event.round
     if final is not None:
