@@ -181,15 +181,7 @@ def _estimate_pairwise(
     if ci == "bootstrap":
 
         def refit(counts: Vector) -> Vector:
-            resampled = PairCells(
-                cells.n_models,
-                cells.lo,
-                cells.hi,
-                cells.cell_pair,
-                cells.cell_outcome,
-                counts,
-                cells.cell_weight,
-            )
+            resampled = cells.with_counts(counts)
             stats = resampled.stats()
             round_method = method
             if method == "davidson":

@@ -690,14 +690,7 @@ def audit_markdown(result: Audit, *, top: int = 25) -> str:
             "| model | rank with all battles | rank without | change |",
             "|---|---:|---:|---:|",
         ]
-        moved = dep.ranks[dep.ranks["change"] != 0].head(top)
-        for row in _records(moved):
-            out.append(
-                f"| {row['model']} | {row['rank_all']} | {row['rank_without']} | "
-                f"{row['change']:+d} |"
-            )
-        if moved.empty:
-            out.append("| (no rank changes) | | | |")
+        out += _rank_change_rows(dep.ranks, "rank_without", top)
     out += ["", "## Prompt duplication", ""]
     dup = result.duplication
     if dup is None:
@@ -712,16 +705,19 @@ def audit_markdown(result: Audit, *, top: int = 25) -> str:
             "| model | rank with all battles | rank deduplicated | change |",
             "|---|---:|---:|---:|",
         ]
-        moved = dup.ranks[dup.ranks["change"] != 0].head(top)
-        for row in _records(moved):
-            out.append(
-                f"| {row['model']} | {row['rank_all']} | {row['rank_dedup']} | "
-                f"{row['change']:+d} |"
-            )
-        if moved.empty:
-            out.append("| (no rank changes) | | | |")
+        out += _rank_change_rows(dup.ranks, "rank_dedup", top)
     out.append("")
     return "\n".join(out)
+
+
+def _rank_change_rows(ranks: pd.DataFrame, column: str, top: int) -> list[str]:
+    """Markdown rows of the ``top`` models whose rank changed (``rank_all`` vs ``column``)."""
+    moved = ranks[ranks["change"] != 0].head(top)
+    rows = [
+        f"| {row['model']} | {row['rank_all']} | {row[column]} | {row['change']:+d} |"
+        for row in _records(moved)
+    ]
+    return rows or ["| (no rank changes) | | | |"]
 
 
 def audit_plots(result: Audit, folder: Path) -> list[Path]:

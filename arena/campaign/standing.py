@@ -307,7 +307,6 @@ def _rank_probabilities(
     from arena.ratings.bt import fit_bt
     from arena.ratings.graph import diagnose
     from arena.ratings.intervals import multinomial_resamples
-    from arena.ratings.pairs import PairCells
     from arena.ratings.scale import RatingScale
 
     cells, prior = cells_prior
@@ -315,16 +314,7 @@ def _rank_probabilities(
     fallback = float((RatingScale().points_per_nat / PRIOR_SD_POINTS) ** 2)
 
     def refit(counts: Vector) -> Vector:
-        resampled = PairCells(
-            cells.n_models,
-            cells.lo,
-            cells.hi,
-            cells.cell_pair,
-            cells.cell_outcome,
-            counts,
-            cells.cell_weight,
-        )
-        stats = resampled.stats()
+        stats = cells.with_counts(counts).stats()
         round_prior = prior or (0.0 if diagnose(stats, k).exists else fallback)
         return fit_bt(stats, k, prior=round_prior, tol=1e-8, start=start).theta
 

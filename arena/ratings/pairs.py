@@ -11,6 +11,7 @@ relative to that orientation: 0 ``lo`` wins, 1 ``hi`` wins, 2 tie, 3 both bad.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,6 +151,10 @@ class PairCells:
     cell_outcome: NDArray[np.int64]
     cell_count: NDArray[np.float64]
     cell_weight: NDArray[np.float64]
+
+    def with_counts(self, counts: NDArray[np.float64]) -> PairCells:
+        """The same cells with other battle counts (a bootstrap resample of them)."""
+        return dataclasses.replace(self, cell_count=counts)
 
     @property
     def n_pairs(self) -> int:
