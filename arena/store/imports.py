@@ -22,7 +22,7 @@ Rules:
   its reason with its first row numbers; the rest is imported.
 - **Read-only**: the web app has no function that writes these tables, no battle or
   vote can refer to them, and the migration's triggers refuse any ``UPDATE``. A whole
-  source is removed with :func:`remove_source` (``arena db import --remove NAME``).
+  source is removed with :func:`remove_source` (``arena db remove-source NAME``).
 
 The caller owns the session: import inside ``Session.begin()``.
 """
@@ -393,7 +393,7 @@ def import_battles(
         raise UserError(
             f"{file}: this file (SHA-256 {sha256[:12]}...) was already imported as source "
             f"'{earlier.source}'; importing it as '{source}' too would count its battles "
-            f"twice (remove it first with `arena db import --remove {earlier.source}`)"
+            f"twice (remove it first with `arena db remove-source {earlier.source}`)"
         )
     if earlier is not None:
         models = session.execute(

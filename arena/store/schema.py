@@ -323,7 +323,7 @@ class BattleImport(Base):
     (another format, another row order) are recognised too.
     ``skipped`` maps each reason a row was left out to ``{"rows": n, "first": [row, ...]}``
     (row numbers as the file's reader counts them). Rows are never updated once written
-    (the migration installs triggers that refuse it); ``arena db import --remove`` deletes
+    (the migration installs triggers that refuse it); ``arena db remove-source`` deletes
     a whole source.
     """
 
