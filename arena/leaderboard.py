@@ -33,6 +33,7 @@ from arena.ratings.intervals import (
 )
 from arena.ratings.pairs import PairCells, cells_from_arrays, model_tallies
 from arena.ratings.scale import RatingScale
+from arena.ratings.special import ndtr, ndtri
 from arena.ratings.style import StyleRows, fit_style_bt, sandwich_style, style_design
 from arena.records import CI_KINDS, METHODS, Leaderboard
 
@@ -286,8 +287,6 @@ def _widen(
     upper = np.where(members, np.fmax(upper, floor_upper), upper)
     if not fit.prior:
         return lower, upper
-    from scipy.special import ndtr, ndtri
-
     sd = math.sqrt((1 - 1 / k) / fit.prior)
     tail = (1 - level) / 2
     for i, flag in enumerate(flags):

@@ -66,17 +66,10 @@ class SourceCheck:
 
 
 def _components(battles: Battles) -> np.ndarray:
-    # imported here: `arena leaderboard` builds its parser from SOURCE_CHOICES, and that
-    # must not cost the scipy.sparse import (tests/cli/test_imports.py)
-    import scipy.sparse
-    import scipy.sparse.csgraph
+    from arena.ratings.graph import weak_components
 
-    n = battles.n_models
-    graph = scipy.sparse.coo_matrix(
-        (np.ones(len(battles)), (battles.model_a, battles.model_b)), shape=(n, n)
-    ).tocsr()
-    _, labels = scipy.sparse.csgraph.connected_components(graph, directed=False)
-    return np.asarray(labels)
+    _, labels = weak_components(battles.n_models, battles.model_a, battles.model_b)
+    return labels
 
 
 def combine_sources(live: Battles | None, imported: Battles | None) -> SourceCheck:

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, log_expit
 
 from arena.ratings.graph import laplacian
 from arena.ratings.newton import maximise
 from arena.ratings.pairs import PairStats, wsum
+from arena.ratings.special import expit, log_expit
 
 __all__ = ["Fit", "centred_covariance", "fit_bt", "sandwich_bt"]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import logsumexp
 
 from arena.ratings.bt import Fit, centred_covariance
 from arena.ratings.graph import laplacian
 from arena.ratings.newton import maximise
 from arena.ratings.pairs import PairStats
+from arena.ratings.special import logsumexp
 
 __all__ = ["fit_davidson", "sandwich_davidson", "tie_totals"]
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import ndtri
+
+from arena.ratings.special import ndtri
 
 __all__ = ["multinomial_resamples", "normal_interval", "percentile_interval", "rank_upper_bound"]
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 from numpy.typing import NDArray
 
 __all__ = ["NewtonResult", "maximise"]
@@ -59,11 +58,13 @@ def solve_information(information: Matrix, rhs: Vector, null: Vector | None) -> 
         c = max(float(np.mean(np.diag(information))), 1e-12)
         a += c * np.outer(null, null)
     try:
-        factor = scipy.linalg.cho_factor(a, lower=False, check_finite=False)
-        return np.asarray(scipy.linalg.cho_solve(factor, rhs, check_finite=False))
+        # Cholesky as the positive-definiteness check (numpy has no triangular solve;
+        # LAPACK's LU on a matrix this size costs the same as the two triangular solves)
+        np.linalg.cholesky(a)
+        return np.asarray(np.linalg.solve(a, rhs))
     except np.linalg.LinAlgError:
         # not positive definite numerically (e.g. a disconnected design): least squares
-        return np.asarray(scipy.linalg.lstsq(a, rhs, check_finite=False)[0])
+        return np.asarray(np.linalg.lstsq(a, rhs, rcond=None)[0])
 
 
 def maximise(

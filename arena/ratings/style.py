@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, log_expit
 
 from arena.ratings.bt import Fit, centred_covariance
 from arena.ratings.newton import maximise
+from arena.ratings.special import expit, log_expit
 
 __all__ = ["StyleDesign", "StyleRows", "fit_style_bt", "sandwich_style", "style_design"]
 

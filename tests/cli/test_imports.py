@@ -85,6 +85,8 @@ def test_a_plain_leaderboard_imports_nothing_it_does_not_run(battles: Path, tmp_
     assert not HEAVY & modules, sorted(HEAVY & modules)
     # BT binning and tallies are numpy: the half second of loading numba is not paid
     assert "numba" not in modules
+    # the few special functions and the graph check are numpy/stdlib (arena.ratings.special)
+    assert "scipy" not in modules
 
 
 def test_style_control_and_bootstrap_need_no_compiled_kernel(battles: Path, tmp_path: Path) -> None:
@@ -101,7 +103,7 @@ def test_style_control_and_bootstrap_need_no_compiled_kernel(battles: Path, tmp_
         "--quiet",
     )
     assert status == 0
-    assert not (HEAVY | {"numba"}) & modules, sorted((HEAVY | {"numba"}) & modules)
+    assert not (HEAVY | {"numba", "scipy"}) & modules, sorted((HEAVY | {"numba"}) & modules)
 
 
 def test_plots_and_online_elo_import_what_they_use(battles: Path, tmp_path: Path) -> None:
