@@ -175,8 +175,7 @@ def write_models_file(folder: Path, n_models: int) -> Path:
 def bench(url: str, n_votes: int, n_models: int, style: bool) -> dict[str, Any]:
     from arena.leaderboard import compute_leaderboard
     from arena.service import ArenaService, ServiceConfig
-    from arena.service._counts import vote_counts
-    from arena.store import make_engine, make_sessionmaker, votes_battles
+    from arena.store import make_engine, make_sessionmaker, vote_counts, votes_battles
 
     result: dict[str, Any] = {"votes": n_votes, "models": n_models}
     engine = make_engine(url)

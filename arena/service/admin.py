@@ -22,11 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from arena.service.errors import RateLimited, ServiceError
 from arena.service.limits import subject
-from arena.store import database_faults
+from arena.store import SessionFactory, database_faults
 from arena.store import limits as store_limits
 
 __all__ = ["ADMIN_ENV", "AdminGate", "FailureStore", "MemoryFailures", "StoredFailures"]
@@ -84,7 +82,7 @@ class MemoryFailures:
 class StoredFailures:
     """Wrong tries in the vote database (``rate_limits``), shared by every server process."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
 
     def get(self, client: str, now: float) -> tuple[int, float]:

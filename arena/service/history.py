@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy.orm import Session, sessionmaker
 
 from arena.service.leaderboard import PublicNames
+from arena.store import SessionFactory
 from arena.store.catalog import list_models
 from arena.store.schema import Model
 from arena.store.snapshots import SnapshotSummary, get_snapshot, list_snapshots, model_history
@@ -154,7 +154,7 @@ class BoardHistory:
 
     def __init__(
         self,
-        read_sessions: sessionmaker[Session],
+        read_sessions: SessionFactory,
         ttl_s: float,
         *,
         clock: Callable[[], float] = time.monotonic,

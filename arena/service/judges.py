@@ -20,14 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.orm import Session, sessionmaker
 
 from arena.battles import from_frame
 from arena.errors import UserError
 from arena.leaderboard import compute_leaderboard
 from arena.records import Leaderboard
 from arena.service.leaderboard import BoardView, PublicNames
-from arena.store import list_models
+from arena.store import SessionFactory, list_models
 from arena.store.judge import judge_battles_frame, list_judges
 
 __all__ = [
@@ -169,7 +168,7 @@ class JudgeLeaderboards:
 
     def __init__(
         self,
-        read_sessions: sessionmaker[Session],
+        read_sessions: SessionFactory,
         ttl_s: float,
         *,
         clock: Callable[[], float] = time.monotonic,

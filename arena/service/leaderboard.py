@@ -1,7 +1,7 @@
 """The live leaderboard of the web app: computed from the store, cached, refreshed behind.
 
 Page views never compute it. A background thread reads the vote counts (one
-``GROUP BY`` query: :func:`arena.service._counts.vote_counts`), fits Bradley–Terry with
+``GROUP BY`` query: :func:`arena.store.vote_counts`), fits Bradley–Terry with
 sandwich intervals for every category and their win-rate matrices, and swaps the new
 snapshot in; page views read the newest snapshot (charts are drawn by the browser from
 :meth:`BoardView.ratings` and :meth:`BoardView.winrate_pairs`). The refresh starts when a page asks
@@ -42,7 +42,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.orm import Session, sessionmaker
 
 from arena.battles.sources import SOURCE_CHOICES, combine_sources
 from arena.battles.style import STYLE_FEATURES, features_for_texts
@@ -53,7 +52,7 @@ from arena.ratings.matrices import win_rate_matrix
 from arena.records import Leaderboard
 from arena.report.notes import rank_note, style_control_refusal
 from arena.service.categories import categorize
-from arena.store import Model, list_models
+from arena.store import Model, Session, SessionFactory, list_models, vote_counts
 
 __all__ = ["DISPLAY_COLUMNS", "BoardView", "LiveLeaderboard", "PublicNames"]
 
@@ -353,14 +352,7 @@ def style_battles(session: Session) -> tuple[Battles | None, np.ndarray[Any, Any
 
 
 def _vote_counts(session: Session) -> pd.DataFrame:
-    import arena.store
-
-    store_counts = getattr(arena.store, "vote_counts", None)
-    if store_counts is not None:
-        frame: pd.DataFrame = store_counts(session)
-        return frame
-    from arena.service._counts import vote_counts
-
+    """The store's vote counts (one seam, so tests can count or slow the reads)."""
     return vote_counts(session)
 
 
@@ -396,7 +388,7 @@ class LiveLeaderboard:
 
     def __init__(
         self,
-        read_sessions: sessionmaker[Session],
+        read_sessions: SessionFactory,
         ttl_s: float,
         *,
         clock: Callable[[], float] = time.monotonic,

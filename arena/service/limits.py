@@ -16,9 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from arena.service.errors import EmptyPrompt, PromptTooLong, RateLimited, TooManyTurns
+from arena.store import SessionFactory
 from arena.store import database_faults as store_faults
 from arena.store import limits as store_limits
 
@@ -135,7 +134,7 @@ class SharedRateLimiter:
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        sessions: SessionFactory,
         scope: str,
         window_s: float,
         clock: Callable[[], float] = time.time,

@@ -34,6 +34,9 @@ from arena.store.battles import (
 from arena.store.catalog import ModelSpec, get_models, list_models, upsert_models
 from arena.store.engine import (
     ENV_VAR,
+    Engine,
+    Session,
+    SessionFactory,
     check_connection,
     database_faults,
     database_url,
@@ -70,7 +73,15 @@ from arena.store.schema import (
     Voter,
 )
 from arena.store.snapshots import LeaderboardSnapshot, SnapshotRow  # registers on Base
-from arena.store.votes import ModelTally, VoteStats, ensure_voter, record_vote, vote_stats
+from arena.store.votes import (
+    COUNT_COLUMNS,
+    ModelTally,
+    VoteStats,
+    ensure_voter,
+    record_vote,
+    vote_counts,
+    vote_stats,
+)
 
 if TYPE_CHECKING:
     from arena.store.evals import (
@@ -145,6 +156,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "COUNT_COLUMNS",
     "ENV_VAR",
     "EVAL_RESULT_COLUMNS",
     "EXPORT_FORMATS",
@@ -159,6 +171,7 @@ __all__ = [
     "DatabaseBusy",
     "DatabaseFault",
     "DatabaseUnavailable",
+    "Engine",
     "EvalResult",
     "EvalRun",
     "EvalRunRecord",
@@ -173,6 +186,8 @@ __all__ = [
     "RateDecision",
     "SchemaNotCurrent",
     "SchemaState",
+    "Session",
+    "SessionFactory",
     "SnapshotRow",
     "StoreError",
     "UnknownBattle",
@@ -210,6 +225,7 @@ __all__ = [
     "store_judge_battles",
     "upgrade",
     "upsert_models",
+    "vote_counts",
     "vote_stats",
     "votes_battles",
     "votes_frame",

@@ -52,7 +52,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeAlias
 
 from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, Connection, ExceptionContext, make_url
@@ -65,6 +65,9 @@ __all__ = [
     "BUSY_TIMEOUT_S",
     "ENV_VAR",
     "READ_ONLY_OPTION",
+    "Engine",
+    "Session",
+    "SessionFactory",
     "check_connection",
     "database_faults",
     "database_url",
@@ -76,6 +79,11 @@ __all__ = [
     "parse_database_url",
     "sqlite_path",
 ]
+
+#: What :func:`make_sessionmaker` returns. The service and the web app name sessions,
+#: factories and engines through these store names only (the layer contract in
+#: pyproject.toml forbids them SQLAlchemy), so the store stays the one SQLAlchemy user.
+SessionFactory: TypeAlias = sessionmaker[Session]
 
 #: Environment variable naming the database when ``--database`` is not given.
 ENV_VAR = "ARENA_DATABASE_URL"

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Integer, String, delete, func, select, update
 from sqlalchemy import bindparam as param
@@ -36,13 +36,27 @@ from arena.store.errors import (
     UnknownBattle,
     VoteError,
 )
-from arena.store.schema import OUTCOMES, Battle, BattleStatus, Model, Vote, Voter, utcnow
+from arena.store.schema import (
+    OUTCOMES,
+    Battle,
+    BattleStatus,
+    Conversation,
+    Model,
+    Vote,
+    Voter,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
+    "COUNT_COLUMNS",
     "ModelTally",
     "VoteStats",
     "ensure_voter",
     "record_vote",
+    "vote_counts",
     "vote_stats",
 ]
 
@@ -303,4 +317,61 @@ def vote_stats(session: Session) -> VoteStats:
         last_vote=_utc(totals[3]),
         per_model=tuple(per_model),
         identity_leaks=int(totals[4]),
+    )
+
+
+#: Columns of :func:`vote_counts`.
+COUNT_COLUMNS: tuple[str, ...] = (
+    "model_a",
+    "model_b",
+    "winner",
+    "category",
+    "anony",
+    "identity_leak",
+    "count",
+)
+
+
+def vote_counts(session: Session) -> pd.DataFrame:
+    """Count votes by ``(model_a, model_b, winner, category, anony, identity_leak)``.
+
+    The live leaderboard needs no per-vote data (no answers, no times): the Bradley–Terry
+    fit and its sandwich interval depend only on how often each ordered pair got each
+    outcome, so one ``GROUP BY`` reads a few thousand rows instead of a million.
+
+    Returns one row per group that has votes, columns :data:`COUNT_COLUMNS` (model
+    names, the FastChat ``winner`` label, the conversation's stored category or None,
+    the vote's anonymous and identity-leak flags, the number of votes). pandas is
+    imported here, not with the module, so recording a vote never loads it.
+    """
+    import pandas as pd
+
+    group = (
+        Battle.model_a_id,
+        Battle.model_b_id,
+        Vote.outcome,
+        Conversation.category,
+        Vote.anonymous,
+        Vote.identity_leak,
+    )
+    query = (
+        select(*group, func.count(Vote.id))
+        .select_from(Vote)
+        .join(Battle, Vote.battle_id == Battle.id)
+        .join(Conversation, Battle.conversation_id == Conversation.id)
+        .group_by(*group)
+    )
+    names = dict(session.execute(select(Model.id, Model.name)).all())
+    rows = session.execute(query).all()
+    return pd.DataFrame(
+        {
+            "model_a": [names[r[0]] for r in rows],
+            "model_b": [names[r[1]] for r in rows],
+            "winner": [r[2] for r in rows],
+            "category": [r[3] for r in rows],
+            "anony": [bool(r[4]) for r in rows],
+            "identity_leak": [bool(r[5]) for r in rows],
+            "count": [int(r[6]) for r in rows],
+        },
+        columns=list(COUNT_COLUMNS),
     )
