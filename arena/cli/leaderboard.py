@@ -472,7 +472,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
         plot_ratings(lb, args.plot)
     if args.heatmap is not None:
-        from arena.ratings.matrices import win_rate_matrix
+        from arena.battles.matrices import win_rate_matrix
         from arena.report.plots import plot_heatmap
 
         order = list(lb.table["model"])
@@ -505,8 +505,8 @@ def run_matrix(args: argparse.Namespace) -> int:
     """Compute and export a pairwise matrix; returns the exit status."""
     import pandas as pd
 
+    from arena.battles.matrices import count_matrix, predicted_win_matrix, win_rate_matrix
     from arena.leaderboard import compute_leaderboard
-    from arena.ratings.matrices import count_matrix, predicted_win_matrix, win_rate_matrix
     from arena.report.exports import render_matrix, write_atomic
 
     fmt = _output_format(args, "csv")

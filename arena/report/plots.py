@@ -151,7 +151,7 @@ def plot_heatmap(
     Parameters
     ----------
     matrix:
-        Numeric matrix labelled by model (e.g. from :mod:`arena.ratings.matrices`).
+        Numeric matrix labelled by model (e.g. from :mod:`arena.battles.matrices`).
     path:
         Output ``.png`` file.
     title:

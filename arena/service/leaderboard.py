@@ -43,12 +43,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from arena.battles.matrices import win_rate_matrix
 from arena.battles.sources import SOURCE_CHOICES, combine_sources
 from arena.battles.style import STYLE_FEATURES, features_for_texts
 from arena.battles.table import WINNER_LABELS, Battles
 from arena.errors import UserError
 from arena.leaderboard import compute_leaderboard
-from arena.ratings.matrices import win_rate_matrix
 from arena.records import Leaderboard
 from arena.report.notes import rank_note, style_control_refusal
 from arena.service.categories import categorize

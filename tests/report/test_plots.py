@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from arena.battles.matrices import count_matrix, win_rate_matrix
 from arena.battles.table import Battles
 from arena.errors import UserError
-from arena.ratings.matrices import count_matrix, win_rate_matrix
 from arena.records import Leaderboard
 from arena.report import plot_heatmap, plot_ratings
 

@@ -6,6 +6,10 @@ over flattened pair indices, so 3 million battles between 300 models take well u
 second. Rows and columns are labelled by model name (index name ``"model"``, columns
 name ``"opponent"``); every function takes an optional ``order`` to pick and order the
 models shown, e.g. by rating.
+
+They live beside the battle table rather than in :mod:`arena.ratings`, which takes and
+returns plain arrays only (a layer contract in pyproject.toml): these are pandas tables
+labelled by model name, read off a :class:`Battles` record.
 """
 
 from __future__ import annotations

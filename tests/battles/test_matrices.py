@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from arena.battles.matrices import count_matrix, predicted_win_matrix, win_rate_matrix
 from arena.battles.table import Battles, Outcome
-from arena.ratings.matrices import count_matrix, predicted_win_matrix, win_rate_matrix
 
 A, B, TIE, BAD = Outcome.A, Outcome.B, Outcome.TIE, Outcome.BOTH_BAD
 
