@@ -31,7 +31,7 @@ import math
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -226,12 +226,9 @@ def _parse_entry(
 
     if "name" not in entry:
         raise fail("missing required key", "name")
-    if not isinstance(raw_name, str) or not raw_name.strip():
-        raise fail(f"expected a non-empty string, got {raw_name!r}", "name")
-    if raw_name != raw_name.strip() or any(ord(c) < 32 for c in raw_name):
-        raise fail(
-            f"expected no surrounding spaces or control characters, got {raw_name!r}", "name"
-        )
+    problem = _name_problem(raw_name)
+    if problem is not None or not isinstance(raw_name, str):
+        raise fail(problem or "expected a string", "name")
 
     if "backend" not in entry:
         raise fail(
@@ -297,6 +294,15 @@ def _parse_entry(
     )
 
 
+def _name_problem(raw_name: object) -> str | None:
+    """What is wrong with a model's ``name`` value, or None when it is usable."""
+    if not isinstance(raw_name, str) or not raw_name.strip():
+        return f"expected a non-empty string, got {raw_name!r}"
+    if raw_name != raw_name.strip() or any(ord(c) < 32 for c in raw_name):
+        return f"expected no surrounding spaces or control characters, got {raw_name!r}"
+    return None
+
+
 class _Mismatch(Exception):
     def __init__(self, expected: str):
         self.expected = expected
@@ -353,26 +359,41 @@ def _coerce(value: Any, annotation: Any) -> Any:
             return tuple(_coerce(v, item) for v in value)
         except _Mismatch:
             raise _Mismatch(f"an array of {_describe(item)}s") from None
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise _Mismatch("true or false")
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _Mismatch("an integer")
-    if annotation is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value) if abs(value) <= MAX_NUMBER else math.inf
-            if math.isfinite(number):
-                return number
-            raise _Mismatch(f"a finite number of at most {MAX_NUMBER:g} in size (not nan or inf)")
-        raise _Mismatch("a number")
-    if annotation is str:
-        if isinstance(value, str):
-            return value
-        raise _Mismatch("a string")
-    raise TypeError(f"unsupported option type {annotation!r}")  # a bug in an options class
+    scalar = _SCALARS.get(annotation)
+    if scalar is None:
+        raise TypeError(f"unsupported option type {annotation!r}")  # a bug in an options class
+    return scalar(value)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _Mismatch("true or false")
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise _Mismatch("an integer")
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value) if abs(value) <= MAX_NUMBER else math.inf
+        if math.isfinite(number):
+            return number
+        raise _Mismatch(f"a finite number of at most {MAX_NUMBER:g} in size (not nan or inf)")
+    raise _Mismatch("a number")
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise _Mismatch("a string")
+
+
+#: The scalar field types of an options class and their checks (TOML's bool is not an int).
+_SCALARS: dict[Any, Callable[[Any], Any]] = {bool: _bool, int: _int, float: _float, str: _str}
 
 
 def _describe(annotation: Any) -> str:
