@@ -31,13 +31,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from arena.backends import (
     Backend,
@@ -75,8 +72,10 @@ from arena.store import (
     BattleNotReady,
     BattleStatus,
     DatabaseFault,
+    Engine,
     InvalidTransition,
     Model,
+    Session,
     StoreError,
     UnknownBattle,
     VoteError,
@@ -145,8 +144,10 @@ class _Entry:
         return self.active and self.weight > 0
 
 
-#: Seconds the model catalog is reused before it is read again (admin changes made in
-#: another process take at most this long to apply here).
+#: Seconds the model catalog is reused before it is read again: an admin change (weight,
+#: active flag, codename, reveal) made through another server replica applies here within
+#: this long, to the sampler, the reveal labels, the identity-leak word list and (by a
+#: refresh it starts) the leaderboard's public names.
 CATALOG_TTL_S = 2.0
 #: Visitors whose client address this process remembers (for the per-address limit).
 CLIENT_MEMO = 100_000
@@ -363,8 +364,37 @@ class ArenaService:
                 raise
             return cached[1]  # (logged) the pages keep drawing; writes say what failed
         with self._catalog_lock:
+            previous = self._catalog_cache
             self._catalog_cache = (now, entries)
+        if previous is not None and previous[1] != entries:
+            self._catalog_changed(entries)
         return entries
+
+    def _poll_catalog(self) -> None:
+        """Read the catalog if its TTL ran out (noticing another replica's admin changes).
+
+        For views that show names from caches of their own (the leaderboards, the
+        history): a database fault here is logged and left to the view's own reads.
+        """
+        with suppress(DatabaseFault):
+            self._catalog()
+
+    def _catalog_changed(self, entries: Sequence[_Entry]) -> None:
+        """Apply a changed catalog (this replica's admin change or another's) everywhere.
+
+        The identity-leak word list is rebuilt (a new codename or name counts at once)
+        and the leaderboards and the history are refreshed (their public names: a
+        preview never appears under its real name beyond one catalog TTL).
+        """
+        detector = self._build_detector(entries)
+        with self._detector_lock:
+            self._detector = detector
+        if self._board is not None:
+            self._board.invalidate()
+        if self._judge_boards is not None:
+            self._judge_boards.invalidate()
+        if self._history is not None:
+            self._history.invalidate()
 
     def _remember(self, battle_id: int, names: tuple[str, str]) -> None:
         with self._catalog_lock:
@@ -383,11 +413,13 @@ class ArenaService:
                     return public_label(entry)
         return "an unlisted model"  # never the bare name: it could be a preview's
 
-    def _build_detector(self) -> LeakDetector:
-        with self._read() as session:
-            models: list[tuple[str, str | None, str | None, str | None]] = [
-                (m.name, m.display_name, m.organization, m.codename) for m in list_models(session)
-            ]
+    def _build_detector(self, entries: Sequence[_Entry] | None = None) -> LeakDetector:
+        if entries is None:
+            with self._read() as session:
+                entries = tuple(_Entry.of(m) for m in list_models(session))
+        models: list[tuple[str, str | None, str | None, str | None]] = [
+            (m.name, m.display_name, m.organization, m.codename) for m in entries
+        ]
         models += [
             (c.name, c.display_name, c.organization, c.codename) for c in self.pool.configs.values()
         ]
@@ -498,7 +530,7 @@ class ArenaService:
         """The adaptive policy's fit: the leaderboard's votes (anonymous, no leaks)."""
         import numpy as np
 
-        from arena.service._counts import vote_counts
+        from arena.store import vote_counts
 
         with self._read() as session:
             counts = vote_counts(session)
@@ -850,6 +882,7 @@ class ArenaService:
                 f"unknown vote {choice!r}: expected one of {', '.join(c.value for c in Choice)}"
             ) from None
         battle_id = self._tickets.battle_id(round_.ticket, voter)
+        self._poll_catalog()  # another replica's new codename joins the word list first
         detector = self.leak_detector
         try:
             names = self._remembered(battle_id)
@@ -898,7 +931,10 @@ class ArenaService:
         """The public leaderboard (None while it is first computed, after ``wait`` s).
 
         ``source``: ``live`` votes, ``imported`` battles (``arena db import``) or ``all``.
+        Names follow the catalog within :data:`CATALOG_TTL_S` (another replica's reveal
+        or new codename starts a refresh); votes within the leaderboard TTL.
         """
+        self._poll_catalog()
         return self.leaderboard.board(
             category, style_control=style_control, wait=wait, source=source
         )
@@ -917,6 +953,7 @@ class ArenaService:
 
     def judges(self) -> tuple[str, ...]:
         """Public names of the judges with stored battles (empty: the page shows none)."""
+        self._poll_catalog()
         return self.judge_leaderboards.judges()
 
     def judge_board(self, judge: str) -> JudgeBoard:
@@ -959,6 +996,7 @@ class ArenaService:
 
     def history_models(self) -> tuple[str, ...]:
         """Public names of the newest snapshot's models, best first (empty: no snapshot)."""
+        self._poll_catalog()
         with database_faults():
             return self.board_history.models()
 
@@ -1009,8 +1047,9 @@ class ArenaService:
     ) -> None:
         """Change a model's sampling weight, active flag or codename (None reveals it).
 
-        Saved in the database, so every server process uses it at once. The models file
-        is applied again when a server starts: copy lasting changes into it.
+        Saved in the database: this process applies it at once, every other server
+        replica within :data:`CATALOG_TTL_S` (its next catalog read). The models file is
+        applied again when a server starts (any replica): copy lasting changes into it.
 
         Raises
         ------
@@ -1034,14 +1073,7 @@ class ArenaService:
                 "family": row.family,
             }
             upsert_models(session, [spec])
-        self._catalog(fresh=True)
-        detector = self._build_detector()
-        with self._detector_lock:
-            self._detector = detector
-        if self._board is not None:
-            self._board.invalidate()
-        if self._judge_boards is not None:
-            self._judge_boards.invalidate()
+        self._catalog(fresh=True)  # a change: word list rebuilt, boards refreshed
 
     def reveal(self, name: str) -> None:
         """Announce a preview model: its real name replaces its codename everywhere."""
@@ -1094,26 +1126,36 @@ class ArenaService:
         return snapshot_id
 
     def _snapshot_schedule(self, every_s: float) -> None:
-        """Store a snapshot every ``every_s`` seconds unless the votes did not change."""
-        while not self._stopping.wait(every_s):
+        """Store a snapshot at each slot boundary of period ``every_s`` unless nothing changed.
+
+        The ticks fall on wall-clock multiples of ``every_s`` (:func:`~arena.store.
+        snapshots.schedule_slot`), the same instants on every replica, and each slot is
+        stored once in the database whichever replica comes first.
+        """
+        from arena.store.snapshots import schedule_slot
+
+        while True:
+            target = schedule_slot(time.time(), every_s) + every_s
+            if self._stopping.wait(max(0.0, target - time.time())):
+                return
             try:
-                self.scheduled_snapshot()
+                self.scheduled_snapshot(slot=int(target))
             except UserError:  # no leaderboard yet
                 continue
             except Exception:  # keep serving; try again at the next tick
                 log.exception("storing the scheduled leaderboard snapshot failed")
 
-    def scheduled_snapshot(self) -> int | None:
+    def scheduled_snapshot(self, *, slot: int | None = None) -> int | None:
         """Store the public leaderboard unless the newest snapshot has the same data.
 
-        Returns the new snapshot's id, or None when nothing changed since the last one
-        (several server processes on one database then store one snapshot, not one each,
-        except when two of them race within a tick).
+        ``slot`` is the schedule slot (the Unix second its period began) the snapshot
+        stands for: a slot is stored once, by whichever server replica on the database
+        comes first (a unique index; :func:`arena.store.snapshots.save_scheduled_snapshot`).
+        Returns the new snapshot's id, or None when nothing changed since the last one or
+        the slot is already stored.
         """
-        from sqlalchemy import select
-
         from arena.service.history import BOARD_SOURCE
-        from arena.store.snapshots import LeaderboardSnapshot, save_snapshot
+        from arena.store.snapshots import save_scheduled_snapshot
 
         self.leaderboard.refresh()
         view = self.board()
@@ -1121,17 +1163,12 @@ class ArenaService:
             raise UserError(
                 (view.message if view is not None else None) or "there is no leaderboard yet"
             )
-        lb = view.leaderboard
         with self._write() as session:
-            newest = session.scalar(
-                select(LeaderboardSnapshot.data_sha256)
-                .order_by(LeaderboardSnapshot.created_at.desc(), LeaderboardSnapshot.id.desc())
-                .limit(1)
+            snapshot_id = save_scheduled_snapshot(
+                session, view.leaderboard, source=BOARD_SOURCE, slot=slot
             )
-            if newest == lb.data_sha256:
-                return None
-            snapshot_id = save_snapshot(session, lb, source=BOARD_SOURCE, label="scheduled")
-        self.board_history.invalidate()
+        if snapshot_id is not None:
+            self.board_history.invalidate()
         return snapshot_id
 
     def vote_stats(self) -> VoteStats:

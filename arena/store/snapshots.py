@@ -7,8 +7,14 @@ version (:meth:`arena.records.Leaderboard.metadata`). One row per snapshot
 (``leaderboard_snapshots``) and one per model in it (``leaderboard_snapshot_rows``,
 indexed by model, so a model's rating over time is one query). Rows are never updated.
 
-The tables are declared here on the schema's ``Base`` (migration
-``0007_leaderboard_snapshots``), so the migration check covers them.
+Scheduled snapshots (the web app's ``ARENA_SNAPSHOT_EVERY_S``) carry their schedule slot,
+the Unix second at which their period began; a unique index on ``(source,
+schedule_slot)`` keeps one snapshot per slot however many server replicas store them
+(:func:`save_scheduled_snapshot`: the losers of the race store nothing).
+
+The tables are declared here on the schema's ``Base`` (migrations
+``0007_leaderboard_snapshots`` and ``0008_snapshot_slot_unique``), so the migration check
+covers them.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from arena.store._sql import upsert_insert
 from arena.store.schema import Base, JSONDocument, Timestamp, utcnow
 
 if TYPE_CHECKING:
@@ -33,8 +40,14 @@ __all__ = [
     "get_snapshot",
     "list_snapshots",
     "model_history",
+    "newest_snapshot_digest",
+    "save_scheduled_snapshot",
     "save_snapshot",
+    "schedule_slot",
 ]
+
+#: Name of the unique index that keeps one scheduled snapshot per source and slot.
+SLOT_INDEX = "uq_leaderboard_snapshots_schedule_slot"
 
 class LeaderboardSnapshot(Base):
     """One published leaderboard and its provenance (see the module docstring)."""
@@ -52,6 +65,11 @@ class LeaderboardSnapshot(Base):
     n_battles: Mapped[int] = mapped_column(Integer)
     n_models: Mapped[int] = mapped_column(Integer)
     provenance: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    #: Start (Unix seconds) of the schedule period a scheduled snapshot belongs to; NULL
+    #: for snapshots stored on demand (NULLs never collide in the unique index).
+    schedule_slot: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index(SLOT_INDEX, "source", "schedule_slot", unique=True),)
 
 
 class SnapshotRow(Base):
@@ -107,10 +125,69 @@ def save_snapshot(
     )
     session.add(snapshot)
     session.flush()
+    _add_rows(session, snapshot.id, lb)
+    return int(snapshot.id)
+
+
+def schedule_slot(now: float, every_s: float) -> int:
+    """The slot of a schedule of period ``every_s`` holding the Unix time ``now`` (pure).
+
+    A slot is named by the Unix second at which it began (``floor(now / every_s) *
+    every_s``, rounded down to a second), so replicas with the same period agree on it
+    whatever their start times.
+    """
+    return int(math.floor(now / every_s) * every_s)
+
+
+def save_scheduled_snapshot(
+    session: Session,
+    lb: Leaderboard,
+    *,
+    source: str,
+    slot: int | None,
+    label: str | None = "scheduled",
+) -> int | None:
+    """Store ``lb`` as the snapshot of schedule ``slot`` unless it is not needed.
+
+    Returns None (nothing written) when the newest snapshot already has ``lb``'s data
+    hash (the votes did not change), or when ``slot`` already has a snapshot of
+    ``source``: the claim is one ``INSERT ... ON CONFLICT DO NOTHING`` on the unique
+    ``(source, schedule_slot)`` index, so of several replicas storing the same slot at
+    once exactly one stores it (on PostgreSQL a racing insert waits for the first to
+    commit, then does nothing). A None ``slot`` (a snapshot asked for outside the
+    schedule) claims nothing: only the data hash is checked. The caller commits.
+    """
+    if newest_snapshot_digest(session) == lb.data_sha256:
+        return None
+    table = LeaderboardSnapshot.__table__
+    statement = (
+        upsert_insert(session, table)  # type: ignore[arg-type]
+        .values(
+            created_at=utcnow(),
+            label=label,
+            source=source,
+            method=lb.method,
+            data_sha256=lb.data_sha256,
+            n_battles=int(lb.n_battles),
+            n_models=int(lb.n_models),
+            provenance=_json_safe(lb.metadata()),
+            schedule_slot=None if slot is None else int(slot),
+        )
+        .on_conflict_do_nothing(index_elements=["source", "schedule_slot"])
+        .returning(table.c.id)
+    )
+    snapshot_id = session.scalar(statement)
+    if snapshot_id is None:  # another replica stored this slot
+        return None
+    _add_rows(session, int(snapshot_id), lb)
+    return int(snapshot_id)
+
+
+def _add_rows(session: Session, snapshot_id: int, lb: Leaderboard) -> None:
     for position, row in enumerate(lb.table.to_dict(orient="records"), start=1):
         session.add(
             SnapshotRow(
-                snapshot_id=snapshot.id,
+                snapshot_id=snapshot_id,
                 model=str(row["model"]),
                 position=position,
                 rank_ub=int(row["rank_ub"]),
@@ -121,7 +198,20 @@ def save_snapshot(
             )
         )
     session.flush()
-    return int(snapshot.id)
+
+
+def newest_snapshot_digest(session: Session) -> str | None:
+    """The ``data_sha256`` of the newest snapshot, or None when none is stored.
+
+    The scheduled snapshot compares it with the live board's digest so that unchanged
+    votes store nothing.
+    """
+    digest: str | None = session.scalar(
+        select(LeaderboardSnapshot.data_sha256)
+        .order_by(LeaderboardSnapshot.created_at.desc(), LeaderboardSnapshot.id.desc())
+        .limit(1)
+    )
+    return digest
 
 
 def _json_safe(value: Any) -> Any:
