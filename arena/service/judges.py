@@ -1,10 +1,13 @@
-"""Judge leaderboards of the web app: Bradley–Terry ratings of stored judge battles.
+"""Judge leaderboards of the web app: caching and display of stored judge battles.
 
-``arena eval judge`` stores its battles beside the votes (:mod:`arena.store.judge`); the
+``arena judge`` stores its battles beside the votes (:mod:`arena.store.judge`); the
 leaderboard page can show a judge's ratings beside the human ones, with the Spearman
-rank correlation of the two on their common models. Judge battles change only when a
-run is stored, and are few (every pair of models on each prompt), so a judge's board is
-computed on demand in the calling thread and kept for the leaderboard's TTL.
+rank correlation of the two on their common models. The fit and the correlation are
+:mod:`arena.judge`'s (:func:`~arena.judge.judge_leaderboard`,
+:func:`~arena.judge.rank_correlation`, the same as ``arena judge``'s report); this module
+only renames, caches and formats. Judge battles change only when a run is stored, and
+are few (every pair of models on each prompt), so a judge's board is computed on demand
+in the calling thread and kept for the leaderboard's TTL.
 
 Every name is public (:class:`arena.service.leaderboard.PublicNames`): a preview model,
 judge or contestant, appears under its codename.
@@ -23,7 +26,7 @@ import pandas as pd
 
 from arena.battles import from_frame
 from arena.errors import UserError
-from arena.leaderboard import compute_leaderboard
+from arena.judge import RankAgreement, judge_leaderboard, rank_correlation
 from arena.records import Leaderboard
 from arena.service.leaderboard import BoardView, PublicNames
 from arena.store import SessionFactory, list_models
@@ -71,23 +74,6 @@ class JudgeBoard:
     message: str | None = None
 
 
-@dataclass(frozen=True)
-class RankAgreement:
-    """How the judge's ranking agrees with the human one.
-
-    Attributes
-    ----------
-    spearman:
-        Spearman rank correlation of the two ratings on the common models; None with
-        fewer than three common models or when either ranking is flat.
-    models:
-        The models both leaderboards rate (public names), best human rating first.
-    """
-
-    spearman: float | None
-    models: tuple[str, ...]
-
-
 def _ci_text(rating: float, lower: float, upper: float) -> str:
     if not (math.isfinite(lower) and math.isfinite(upper)):
         return ""
@@ -108,9 +94,7 @@ def build_judge_board(frame: pd.DataFrame, judge: str, names: PublicNames) -> Ju
     )
     battles = from_frame(public, source=f"judge battles of {public_judge}", style=False)
     try:
-        lb = compute_leaderboard(
-            battles, method="bt", ci="sandwich", filters={"judge": public_judge}
-        )
+        lb = judge_leaderboard(battles, filters={"judge": public_judge})
     except UserError as error:
         return JudgeBoard(public_judge, None, empty, len(frame), time.time(), str(error))
     t = lb.table
@@ -137,20 +121,21 @@ def build_judge_board(frame: pd.DataFrame, judge: str, names: PublicNames) -> Ju
 
 
 def rank_agreement(human: BoardView, judge: JudgeBoard) -> RankAgreement:
-    """Spearman rank correlation of the human and judge ratings on their common models."""
+    """Spearman rank correlation of the human and judge ratings on their common models.
+
+    :func:`arena.judge.rank_correlation` on the two boards' ratings; the models are in
+    the human board's order (best first). No correlation (None) when either board has
+    no leaderboard.
+    """
     if human.leaderboard is None or judge.leaderboard is None:
         return RankAgreement(None, ())
-    h = human.leaderboard.table.set_index("model")["rating"]
-    j = judge.leaderboard.table.set_index("model")["rating"]
-    common = [m for m in h.index if m in j.index]
-    if len(common) < 3:
-        return RankAgreement(None, tuple(common))
-    hr = h[common].rank().to_numpy(np.float64)
-    jr = j[common].rank().to_numpy(np.float64)
-    if np.std(hr) == 0 or np.std(jr) == 0:
-        return RankAgreement(None, tuple(common))
-    rho = float(np.corrcoef(hr, jr)[0, 1])  # Pearson correlation of ranks = Spearman
-    return RankAgreement(rho, tuple(common))
+    return rank_correlation(_ratings(human.leaderboard), _ratings(judge.leaderboard))
+
+
+def _ratings(lb: Leaderboard) -> dict[str, float]:
+    """Model -> rating of a leaderboard, in its (best first) order."""
+    t = lb.table
+    return dict(zip(t["model"].astype(str), t["rating"].astype(float), strict=True))
 
 
 class JudgeLeaderboards:

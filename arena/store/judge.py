@@ -1,6 +1,6 @@
-"""Battles of ``arena eval judge`` runs in the database, beside the arena votes.
+"""Battles of ``arena judge`` runs in the database, beside the arena votes: persistence only.
 
-``arena eval judge`` stores every run with :func:`store_judge_battles`: one
+``arena judge`` stores every run with :func:`store_judge_battles`: one
 ``judge_battles`` row per judged comparison (judge, run label, the two models, winner,
 question, turn, time). A run is identified by its label (its directory), so storing it
 again (after ``--resume``) replaces its rows, in one transaction, instead of adding a
@@ -15,7 +15,9 @@ copy. Reading back, in the FastChat layout the ratings engine reads::
         judges = list_judges(session)
         battles = from_frame(judge_battles_frame(session, judges[0]), style=False)
 
-The caller owns the session: store inside ``Session.begin()``.
+The caller owns the session: store inside ``Session.begin()``. Running, rating and
+comparing judge battles is :mod:`arena.judge`'s; this module only writes and reads rows
+(and refuses a row it could not store faithfully).
 """
 
 from __future__ import annotations
@@ -85,12 +87,12 @@ def store_judge_battles(
     session:
         A session inside a transaction (``Session.begin()``); nothing is committed here.
     run_label:
-        The run's identity (``arena eval judge`` uses its absolute directory).
+        The run's identity (``arena judge`` uses its absolute directory).
     judge:
         The judge model's name.
     battles:
         FastChat battles (``model_a, model_b, winner``, optionally ``question_id``,
-        ``turn``, ``tstamp``), as :func:`arena.harness.run_judge` returns them.
+        ``turn``, ``tstamp``), as :func:`arena.judge.run_judge` returns them.
 
     Returns
     -------
