@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from arena.outcomes import Outcome
 from arena.service.errors import UnknownRound
 
 __all__ = ["Choice", "Round", "RoundStatus", "StreamEvent", "Tickets", "VoteResult"]
@@ -43,10 +44,10 @@ class Choice(enum.StrEnum):
 
 
 _OUTCOMES = {
-    Choice.A: "model_a",
-    Choice.B: "model_b",
-    Choice.TIE: "tie",
-    Choice.BOTH_BAD: "tie (bothbad)",
+    Choice.A: Outcome.A.label,
+    Choice.B: Outcome.B.label,
+    Choice.TIE: Outcome.TIE.label,
+    Choice.BOTH_BAD: Outcome.BOTH_BAD.label,
 }
 
 

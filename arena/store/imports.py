@@ -42,8 +42,9 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from arena.battles.readers import RawTable, input_fingerprint, read_table
-from arena.battles.table import WINNER_LABELS, Battles
+from arena.battles.table import Battles
 from arena.errors import UserError
+from arena.outcomes import PAIR_COUNT_COLUMNS, WINNER_CODES, WINNER_LABELS
 from arena.store.schema import BattleImport, ImportedBattle
 
 __all__ = [
@@ -66,16 +67,8 @@ MAX_COUNT = 2**31 - 1
 SOURCE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}"
 #: Row numbers kept per skip reason, for the report.
 _EXAMPLES = 5
-_COUNT_COLUMNS: tuple[tuple[str, ...], ...] = (
-    ("wins_a",),
-    ("wins_b",),
-    ("tie", "ties"),
-    ("tie_bothbad", "tie (bothbad)", "tie(bothbad)"),
-)
-_WINNERS: dict[str, int] = {
-    **{label: code for code, label in enumerate(WINNER_LABELS)},
-    "tie(bothbad)": 3,
-}
+#: ``winner`` label -> outcome code (the FastChat spellings of :mod:`arena.outcomes`).
+_WINNERS: dict[str, int] = {label: int(code) for label, code in WINNER_CODES.items()}
 
 
 @dataclass(frozen=True)
@@ -210,7 +203,7 @@ def _pair_count_battles(raw: RawTable, skips: _Skips) -> Battles | None:
     counts = np.zeros((len(frame), 4), np.int64)
     bad = np.zeros(len(frame), bool)
     huge = np.zeros(len(frame), bool)
-    for k, spellings in enumerate(_COUNT_COLUMNS):
+    for k, spellings in enumerate(PAIR_COUNT_COLUMNS):
         name = next((s for s in spellings if s in frame.columns), None)
         if name is None:
             continue

@@ -40,6 +40,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from arena.outcomes import WINNER_LABELS
+
 __all__ = [
     "OUTCOMES",
     "Base",
@@ -56,9 +58,8 @@ __all__ = [
     "Voter",
 ]
 
-#: Vote outcomes, the FastChat ``winner`` labels (same order as
-#: :data:`arena.battles.table.WINNER_LABELS`).
-OUTCOMES: tuple[str, ...] = ("model_a", "model_b", "tie", "tie (bothbad)")
+#: Vote outcomes, the FastChat ``winner`` labels (:data:`arena.outcomes.WINNER_LABELS`).
+OUTCOMES: tuple[str, ...] = WINNER_LABELS
 
 
 class BattleStatus(enum.StrEnum):
