@@ -17,7 +17,6 @@ turn is ignored). Answers are streamed word by word with stop sequences applied;
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import unicodedata
@@ -29,6 +28,7 @@ from arena.backends.base import BaseBackend, Message, SamplingParams, filter_str
 from arena.backends.config import ModelConfig
 from arena.backends.errors import BackendError
 from arena.backends.options import ReplayOptions
+from arena.io import JsonlLineError, iter_jsonl
 
 __all__ = ["ReplayBackend", "normalise_prompt"]
 
@@ -45,18 +45,10 @@ def _read_jsonl(path: Path, model: str) -> Iterator[tuple[int, dict[str, Any]]]:
         raise BackendError(model, "load", f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BackendError(model, "load", f"{path}: cannot read the file: {exc}") from None
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BackendError(
-                model, "load", f"{path}, line {n}: not valid JSON ({exc.msg})"
-            ) from None
-        if not isinstance(obj, dict):
-            raise BackendError(model, "load", f"{path}, line {n}: expected a JSON object")
-        yield n, obj
+    try:
+        yield from iter_jsonl(lines)
+    except JsonlLineError as exc:
+        raise BackendError(model, "load", f"{path}, {exc}") from None
 
 
 class ReplayBackend(BaseBackend):

@@ -27,6 +27,7 @@ from pathlib import Path
 from arena.backends.config import ModelConfig
 from arena.backends.errors import BackendError
 from arena.backends.options import TransformersOptions
+from arena.io import file_sha256  # re-exported: the weights' hash, as recorded
 
 __all__ = [
     "CACHE_ENV",
@@ -85,15 +86,6 @@ class WeightsSource:
     def is_gguf(self) -> bool:
         """Whether the weights are a GGUF file (and so worth converting once and caching)."""
         return self.gguf_file is not None
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _directory_sha256(directory: Path, model: str) -> str:

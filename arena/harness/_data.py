@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from arena.errors import UserError
 from arena.harness._scorers import get_processor
 from arena.harness._suite import DatasetSpec, SuiteError, TaskSpec
 from arena.harness._template import Template, TemplateError
+from arena.io import JsonlLineError, iter_jsonl
 
 __all__ = [
     "DATA_PACKAGES",
@@ -127,18 +127,12 @@ def read_rows(spec: DatasetSpec) -> list[dict[str, Any]]:
     skip = spec.skip_if
     try:
         with opener(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if lineno <= spec.header_rows or not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}, line {lineno}: not valid JSON ({exc})") from None
-                if not isinstance(row, dict):
-                    raise DataError(f"{path}, line {lineno}: expected a JSON object")
+            for _, row in iter_jsonl(f, skip=spec.header_rows):
                 if skip and all(row.get(k) == v for k, v in skip):
                     continue
                 rows.append(row)
+    except JsonlLineError as exc:
+        raise DataError(f"{path}, {exc}") from None
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read the file: {exc}") from None
     return rows

@@ -19,7 +19,7 @@ import pandas as pd
 
 from arena.errors import UserError
 from arena.harness._metrics import MetricValue
-from arena.report.exports import latex_escape, write_atomic
+from arena.io import latex_escape, write_atomic
 
 __all__ = [
     "RESULT_FORMATS",

@@ -18,7 +18,6 @@ With ``output``, the directory receives ``run.json`` (the run's settings, checke
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.metadata
 import json
 import math
@@ -45,7 +44,7 @@ from arena.harness._results import EvalResults, TaskResult, write_results_table
 from arena.harness._sandbox import Limits, require_sandbox, run_programs
 from arena.harness._scorers import run_scorer
 from arena.harness._suite import Suite, TaskSpec
-from arena.report.exports import write_atomic
+from arena.io import RUN_FILE, changed_setting, file_sha256, resume_file, write_atomic
 
 __all__ = ["RunOptions", "evaluate"]
 
@@ -405,41 +404,29 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
 
 
 def _check_run_dir(output: Path, run_config: dict[str, Any], resume: bool) -> None:
-    run_file = output / "run.json"
-    if run_file.exists():
-        if not resume:
-            raise UserError(
-                f"{output} holds a run already: add --resume to continue it, "
-                "or choose another --output"
-            )
+    run_file = resume_file(output, resume=resume)
+    if run_file is not None:
         try:
             previous = json.loads(run_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise UserError(f"{run_file}: cannot read the run's settings: {exc}") from None
-        for key in sorted(set(run_config) | set(previous)):
-            if previous.get(key) != run_config.get(key):
-                raise UserError(
-                    f"--resume: this run's '{key}' differs from the one in {run_file} "
-                    f"({previous.get(key)!r} there, {run_config.get(key)!r} now); "
-                    "run it with the same settings, or choose another --output"
-                )
-    elif resume:
-        raise UserError(f"--resume: {output} holds no run to resume (no run.json)")
+        if not isinstance(previous, dict):
+            raise UserError(f"{run_file}: cannot read the run's settings: not a JSON object")
+        key = changed_setting(previous, run_config)
+        if key is not None:
+            raise UserError(
+                f"--resume: this run's '{key}' differs from the one in {run_file} "
+                f"({previous.get(key)!r} there, {run_config.get(key)!r} now); "
+                "run it with the same settings, or choose another --output"
+            )
     output.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_file, (json.dumps(run_config, indent=2, sort_keys=True) + "\n").encode())
+    settings = json.dumps(run_config, indent=2, sort_keys=True) + "\n"
+    write_atomic(output / RUN_FILE, settings.encode())
 
 
 def evaluate(
@@ -579,7 +566,7 @@ def evaluate(
         "suite_path": suite.path,
         "suite_sha256": suite.sha256,
         "data_files": {
-            name: {"path": str(path), "sha256": _file_sha256(path)}
+            name: {"path": str(path), "sha256": file_sha256(path)}
             for name, path in data_files.items()
         },
         "models": model_meta,
