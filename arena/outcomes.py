@@ -31,6 +31,10 @@ class Outcome(IntEnum):
         """The FastChat ``winner`` label of this outcome (as stored and exported)."""
         return WINNER_LABELS[self]
 
+    def swapped(self) -> Outcome:
+        """The same outcome seen with the two sides exchanged (A's win is B's, ties stay)."""
+        return _SWAPPED.get(self, self)
+
 
 #: FastChat / LMArena ``winner`` labels, indexed by :class:`Outcome`.
 WINNER_LABELS: tuple[str, ...] = ("model_a", "model_b", "tie", "tie (bothbad)")
@@ -49,3 +53,5 @@ PAIR_COUNT_COLUMNS: tuple[tuple[str, ...], ...] = (
     ("tie", "ties"),
     ("tie_bothbad", "tie (bothbad)", "tie(bothbad)"),
 )
+
+_SWAPPED = {Outcome.A: Outcome.B, Outcome.B: Outcome.A}

@@ -22,3 +22,7 @@ def test_every_layer_uses_the_same_labels() -> None:
 def test_fastchat_older_spelling_reads_as_both_bad() -> None:
     assert WINNER_CODES["tie(bothbad)"] is Outcome.BOTH_BAD
     assert {WINNER_CODES[label] for label in WINNER_LABELS} == set(Outcome)
+
+
+def test_swapping_sides_exchanges_wins_and_keeps_ties() -> None:
+    assert [o.swapped() for o in Outcome] == [Outcome.B, Outcome.A, Outcome.TIE, Outcome.BOTH_BAD]

@@ -45,6 +45,7 @@ from arena.backends import (
     load_models,
 )
 from arena.errors import UserError
+from arena.outcomes import WINNER_CODES
 from arena.service.admin import StoredFailures
 from arena.service.categories import categorize
 from arena.service.config import ServiceConfig
@@ -541,13 +542,12 @@ class ArenaService:
             return None
         index = {m: i for i, m in enumerate(models)}
         table = np.zeros((len(models), len(models), 4))
-        outcomes = {"model_a": 0, "model_b": 1, "tie": 2, "tie (bothbad)": 3}
         for a, b, winner, n in zip(
             counted["model_a"], counted["model_b"], counted["winner"], counted["count"], strict=True
         ):
-            i, j, o = index[a], index[b], outcomes[winner]
+            i, j, o = index[a], index[b], WINNER_CODES[winner]
             if i > j:  # store the pair as (lower index, higher index)
-                i, j, o = j, i, {0: 1, 1: 0}.get(o, o)
+                i, j, o = j, i, o.swapped()
             table[i, j, o] += n
         return PairUncertainty.from_counts(models, table, int(counted["count"].sum()))
 
