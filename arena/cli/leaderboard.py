@@ -506,8 +506,9 @@ def run_matrix(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from arena.battles.matrices import count_matrix, predicted_win_matrix, win_rate_matrix
+    from arena.io import write_atomic
     from arena.leaderboard import compute_leaderboard
-    from arena.report.exports import render_matrix, write_atomic
+    from arena.report.exports import render_matrix
 
     fmt = _output_format(args, "csv")
     battles, _, _ = _load(args)

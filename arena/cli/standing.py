@@ -166,7 +166,7 @@ def write_text(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    from arena.report.exports import write_atomic
+    from arena.io import write_atomic
 
     write_atomic(output, text.encode("utf-8"))
     print(f"arena: wrote {output}", file=sys.stderr)
