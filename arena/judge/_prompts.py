@@ -23,6 +23,7 @@ from typing import Any
 
 from arena.errors import UserError
 from arena.harness import DATA_PACKAGES, DataError
+from arena.io import JsonlLineError, iter_jsonl
 
 __all__ = [
     "JUDGE_TEMPLATES",
@@ -268,18 +269,11 @@ def _json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
         raise DataError(f"{path}: prompt file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read the prompt file: {exc}") from None
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path}, line {lineno}: expected a JSON object, one prompt a line")
-        rows.append((lineno, row))
-    return rows
+    try:
+        return list(iter_jsonl(text.splitlines()))
+    except JsonlLineError as exc:
+        hint = ", one prompt a line" if exc.problem == "expected a JSON object" else ""
+        raise DataError(f"{path}, {exc}{hint}") from None
 
 
 def _strings(value: Any, where: str, field: str) -> tuple[str, ...]:

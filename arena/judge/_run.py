@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from arena.backends import ModelConfig, SamplingParams, create_backend
 from arena.errors import UserError
 from arena.harness import BackendFactory, ModelRunner, RequestCache
+from arena.io import RUN_FILE, changed_setting, resume_file, write_atomic
 from arena.judge._prompts import JUDGE_TEMPLATES, JudgePrompt, judge_messages
 from arena.judge._verdicts import (
     CONSISTENT,
@@ -52,7 +53,6 @@ from arena.judge._verdicts import (
     combine_verdicts,
     parse_verdict,
 )
-from arena.report.exports import write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -249,28 +249,24 @@ def _sha256(value: Any) -> str:
 
 def _prepare_run_dir(output: Path, settings: dict[str, Any], resume: bool) -> float:
     """Check (resume) or create ``run.json``; return the run's start time (epoch seconds)."""
-    run_file = output / "run.json"
-    if run_file.exists():
-        if not resume:
-            raise UserError(
-                f"{output} holds a judge run already: add --resume to continue it, "
-                "or choose another --output"
-            )
+    run_file = resume_file(output, resume=resume, what="judge run")
+    if run_file is not None:
         try:
             previous = json.loads(run_file.read_text(encoding="utf-8"))
             before, started = previous["settings"], float(previous["started"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise UserError(f"{run_file}: not the settings of a judge run ({exc})") from None
-        for key in sorted(set(settings) | set(before)):
-            if before.get(key) != settings.get(key):
-                raise UserError(
-                    f"--resume: this run's '{key}' differs from the one in {run_file}; "
-                    "run it with the same judge, models, prompts and options, "
-                    "or choose another --output"
-                )
+        if not isinstance(before, dict):
+            raise UserError(f"{run_file}: not the settings of a judge run (no settings table)")
+        key = changed_setting(before, settings)
+        if key is not None:
+            raise UserError(
+                f"--resume: this run's '{key}' differs from the one in {run_file}; "
+                "run it with the same judge, models, prompts and options, "
+                "or choose another --output"
+            )
         return started
-    if resume:
-        raise UserError(f"--resume: {output} holds no judge run to resume (no run.json)")
+    run_file = output / RUN_FILE
     output.mkdir(parents=True, exist_ok=True)
     started = time.time()
     doc = {

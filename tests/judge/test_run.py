@@ -232,3 +232,21 @@ def test_the_contestants_are_checked_once_for_run_and_command_line() -> None:
         check_contestants("big", ["a"])
     with pytest.raises(UserError, match="model 'b' is named twice"):
         check_contestants("big", ["a", "b", "c", "b"])
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["not json", "[]", '{"settings": {}}', '{"settings": [1], "started": 1.0}'],
+)
+def test_a_damaged_run_file_is_refused_on_resume(
+    tmp_path: Path, models: dict[str, ModelConfig], prompts: list[JudgePrompt], content: str
+) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text(content)
+    with pytest.raises(UserError, match="not the settings of a judge run") as info:
+        run_judge(models["judge"], contestants(models, "short", "long"), prompts,
+                  output=out, options=QUIET, resume=True)  # fmt: skip
+    assert "\n" not in str(info.value)
+    assert (out / "run.json").read_text() == content  # left as it was
+    assert not (out / "judge_battles.jsonl").exists()
