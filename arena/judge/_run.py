@@ -254,7 +254,7 @@ def _prepare_run_dir(output: Path, settings: dict[str, Any], resume: bool) -> fl
         try:
             previous = json.loads(run_file.read_text(encoding="utf-8"))
             before, started = previous["settings"], float(previous["started"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise UserError(f"{run_file}: not the settings of a judge run ({exc})") from None
         if not isinstance(before, dict):
             raise UserError(f"{run_file}: not the settings of a judge run (no settings table)")

@@ -253,3 +253,11 @@ def test_a_tiny_transformers_contestant_is_judged(
     # resumed, every answer and verdict comes from the cache: the same battles
     assert arena([*argv, "--resume", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["outcomes"] == {"model_b": 3}
+
+
+def test_the_command_s_help_imports_nothing_it_does_not_show() -> None:
+    from tests.cli.test_imports import HEAVY, _run
+
+    status, modules = _run("judge", "--help")
+    assert status == 0
+    assert not (HEAVY | {"pandas", "numpy", "scipy"}) & modules, sorted(HEAVY & modules)
