@@ -45,6 +45,7 @@ import json
 import os
 import platform
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -563,8 +564,11 @@ def write_results(path: Path, result: dict[str, Any], table: str) -> None:
         table,
         "",
         "Every acknowledged vote was checked in PostgreSQL by its prompt's unique tag. "
-        "Latencies include the browser's own work; the answers' time is vLLM's on the "
-        "shared cores.",
+        "Latencies include the browser's own work (Chromium, the replicas, nginx, "
+        "PostgreSQL and vLLM share the cores with whatever else runs: see the load "
+        "average); the answers' time is vLLM's. With fewer than 100 samples p99 is the "
+        "slowest one. Battles left `generating` are the rounds the kill interrupted: "
+        "they never take a vote.",
         RESULTS_END,
     ])
     text = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -582,8 +586,8 @@ def tool_version(command: list[str]) -> str:
         out = subprocess.run(command, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "?"
-    text = (out.stdout + out.stderr).strip().splitlines()
-    return text[0].split()[-1].split("/")[-1] if text else "?"
+    found = re.search(r"\d+(?:\.\d+)+", out.stdout + out.stderr)
+    return found.group(0) if found else "?"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
