@@ -1,10 +1,14 @@
 """The models this server process can run: one backend each, loaded in the background.
 
-The pool is made from the models file. Each backend is created at once (cheap) and
-starts loading in a daemon thread (:meth:`Backend.load_async`), so the web page answers
-while weights load. A model is ``loading`` until its backend is ready, ``ready`` after,
-or ``failed`` (a missing package, missing weights, ...) with the reason, which only the
-admin page shows. A failed model is never drawn for a battle; the others keep serving.
+The pool is made from the models file. Making the pool costs nothing: each model's
+backend is *created* as well as loaded in that model's daemon thread
+(:class:`DeferredBackend`), because creating one imports its implementation, and for a
+local model that is torch and transformers (seconds, more on a busy machine). Created in
+the page's thread, as it once was, that held the first page of ``arena serve`` for
+about 12 s. A model is ``loading`` until its backend is created and ready, ``ready``
+after, or ``failed`` (a missing package, missing weights, ...) with the reason, which
+only the admin page shows. A failed model is never drawn for a battle; the others keep
+serving.
 """
 
 from __future__ import annotations
@@ -12,15 +16,22 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from arena.backends import Backend, ModelConfig, create_backend
-from arena.errors import UserError
+from arena.backends import (
+    Backend,
+    LogLikelihood,
+    Message,
+    ModelConfig,
+    ModelInfo,
+    SamplingParams,
+    create_backend,
+)
 
-__all__ = ["ModelPool", "ModelState", "model_spec"]
+__all__ = ["DeferredBackend", "ModelPool", "ModelState", "model_spec"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +63,145 @@ def model_spec(config: ModelConfig) -> dict[str, Any]:
     }
 
 
+class DeferredBackend:
+    """A model's backend, created on first need (its loading thread), then delegated to.
+
+    It is a :class:`~arena.backends.Backend` itself, so a battle can be set up with a
+    model whose backend does not exist yet: :attr:`ready` is False until the backend is
+    created and loaded, and every operation first waits for the creation (in the
+    battle's own worker thread, never the page's). A creation that fails (a missing
+    package: :class:`~arena.backends.MissingDependency`, a bad setting) fails
+    :meth:`load` and every later call with the same error, without trying again.
+    Attributes a backend adds (``load_seconds``, ``loaded_from_cache``, ...) are read
+    from it once it exists.
+
+    Parameters
+    ----------
+    config:
+        The models file's entry.
+    create:
+        Makes the backend (:func:`arena.backends.create_backend`; tests pass their own).
+    """
+
+    def __init__(
+        self, config: ModelConfig, create: Callable[[ModelConfig], Backend] = create_backend
+    ) -> None:
+        self._config = config
+        self._create = create
+        self._lock = threading.Lock()  # held while the backend is being created
+        self._backend: Backend | None = None
+        self._error: BaseException | None = None
+        self._closed = False
+        self._future_lock = threading.Lock()
+        self._future: Future[None] | None = None
+
+    def _made(self) -> Backend:
+        """The backend, created now if it is not yet (blocking; once, even on failure)."""
+        backend = self._backend
+        if backend is not None:
+            return backend
+        with self._lock:
+            if self._backend is not None:
+                return self._backend
+            if self._error is not None:
+                raise self._error
+            try:
+                backend = self._create(self._config)
+            except BaseException as error:
+                self._error = error
+                raise
+            if self._closed:  # closed while it was being created: release it at once
+                backend.close()
+            self._backend = backend
+            return backend
+
+    @property
+    def created(self) -> bool:
+        """Whether the backend exists (its implementation is imported)."""
+        return self._backend is not None
+
+    @property
+    def info(self) -> ModelInfo:
+        """The backend's info; before it exists, what the models file says."""
+        if self._backend is not None:
+            return self._backend.info
+        c = self._config
+        return ModelInfo(
+            name=c.name,
+            backend=c.backend,
+            display_name=c.display_name or c.name,
+            organization=c.organization,
+            codename=c.codename,
+            licence=c.licence,
+            source=c.source,
+        )
+
+    @property
+    def ready(self) -> bool:
+        """Whether the backend exists and its model is loaded."""
+        backend = self._backend
+        return backend is not None and backend.ready
+
+    def load(self) -> None:
+        """Create the backend if needed, then load its model (blocking)."""
+        self._made().load()
+
+    def load_async(self) -> Future[None]:
+        """Create and load in a daemon thread; calling again returns the same future."""
+        with self._future_lock:
+            if self._future is not None:
+                return self._future
+            future: Future[None] = Future()
+            self._future = future
+
+        def run() -> None:
+            future.set_running_or_notify_cancel()
+            try:
+                self.load()
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+        threading.Thread(target=run, name=f"load-{self._config.name}", daemon=True).start()
+        return future
+
+    def generate(self, messages: Sequence[Message], params: SamplingParams) -> Iterator[str]:
+        """Stream a chat answer (waits for the backend to be created)."""
+        return self._made().generate(messages, params)
+
+    def complete(self, prompt: str, params: SamplingParams) -> Iterator[str]:
+        """Stream a plain-prompt continuation (waits for the backend to be created)."""
+        return self._made().complete(prompt, params)
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LogLikelihood]:
+        """Score ``(context, continuation)`` pairs (waits for the backend to be created)."""
+        return self._made().loglikelihood(requests)
+
+    def close(self) -> None:
+        """Release the backend; one still being created is released once it exists."""
+        self._closed = True
+        backend = self._backend
+        if backend is not None:
+            backend.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for attributes not found on the proxy: the backend's own extras.
+        backend = self.__dict__.get("_backend")
+        if backend is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(backend, name)
+
+    def __repr__(self) -> str:
+        return f"DeferredBackend(name={self._config.name!r}, ready={self.ready})"
+
+
 class ModelPool:
     """Backends by model name, with their loading state.
 
@@ -60,7 +210,8 @@ class ModelPool:
     configs:
         The models file's entries.
     backends:
-        Ready-made backends by name (tests); the others are created from ``configs``.
+        Ready-made backends by name (tests); the others are created from ``configs``,
+        each in its loading thread (:class:`DeferredBackend`).
     load:
         Start loading every backend in the background now.
     """
@@ -79,13 +230,9 @@ class ModelPool:
         self._lock = threading.Lock()
         given = dict(backends or {})
         for config in configs:
-            try:
-                backend = given.pop(config.name, None) or create_backend(config)
-            except UserError as error:
-                log.warning("model %s cannot be used: %s", config.name, error)
-                self._errors[config.name] = str(error)
-                continue
-            self._backends[config.name] = backend
+            # Never created here: this runs in the first page's script run.
+            ready_made = given.pop(config.name) if config.name in given else None
+            self._backends[config.name] = ready_made or DeferredBackend(config)
         for name, backend in given.items():  # backends without a models-file entry
             self._backends[name] = backend
         if load:
