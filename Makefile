@@ -130,4 +130,4 @@ serve-vllm: install vllm
 	echo "vllm serve $$dir"; \
 	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} $(VLLM_VENV)/bin/vllm serve "$$dir" \
 		--host $(HOST) --port $(VLLM_PORT) --dtype float32 --max-model-len 2048 \
-		--enforce-eager --served-model-name smollm2-135m-instruct
+		--enforce-eager --enable-prefix-caching --served-model-name smollm2-135m-instruct

@@ -2,7 +2,8 @@
 
 :class:`ModelRunner` wraps one backend. Every request is looked up in the
 :class:`~arena.harness._cache.RequestCache` first; the missing ones are sorted longest
-first, cut into batches, sent, and stored after each batch. A batch that fails with a
+first (for a server, grouped by shared prefix first, see :func:`prefix_order`), cut into
+batches, sent, and stored after each batch. A batch that fails with a
 transient error (:class:`~arena.backends.BackendUnavailable`) is retried with exponential
 back-off; one that still fails is split into single requests so that only the failing ones
 are recorded as failed (``{"error": ...}``), never dropped. A refusal (HTTP 4xx) is never
@@ -44,7 +45,7 @@ from arena.backends import (
 )
 from arena.harness._cache import RequestCache, request_key
 
-__all__ = ["ModelRunner", "model_identity"]
+__all__ = ["ModelRunner", "model_identity", "prefix_order"]
 
 #: Memory one scoring or generation batch may use, at most (the rest is left to the system).
 _BATCH_MEMORY_CAP = 2 << 30
@@ -430,9 +431,16 @@ class ModelRunner:
         pos = 0
         while pos < len(docs):
             first = docs[pos]
-            width = max(len(requests[i][0]) + len(requests[i][1]) for i in first)
-            cont = max(len(requests[i][1]) for i in first) // 2 + 1
-            n = self._batch_docs(width, cont * len(first))
+            if self.remote and self.batch_size is None:
+                # one batch = one HTTP request's worth (the backend's logprobs_batch pairs):
+                # ``concurrency`` requests in flight along the prefix order, and the
+                # progress bar moves per request, not once per 32 documents at the end
+                per_request = int(getattr(self.config.options, "logprobs_batch", 16))
+                n = max(1, per_request // len(first))
+            else:
+                width = max(len(requests[i][0]) + len(requests[i][1]) for i in first)
+                cont = max(len(requests[i][1]) for i in first) // 2 + 1
+                n = self._batch_docs(width, cont * len(first))
             batches.append([i for d in docs[pos : pos + n] for i in d])
             pos += n
         return batches
@@ -456,7 +464,11 @@ class ModelRunner:
         keys, results, missing = self._cached(payloads, progress)
         if not missing:
             return results
-        order = sorted(missing, key=lambda i: -len(json.dumps(payloads[i])))
+        if self.remote:  # a server caches shared prefixes: send those requests together
+            texts = [p if isinstance(p, str) else json.dumps([list(t) for t in p]) for p in prompts]
+            order = prefix_order(texts, missing)
+        else:  # local batches: alike lengths pad least
+            order = sorted(missing, key=lambda i: -len(json.dumps(payloads[i])))
         batched = self._batched_generator()
 
         if batched is not None:
@@ -504,6 +516,22 @@ class ModelRunner:
 
             self._run_batches([[i] for i in order], call, keys, results, progress)
         return results
+
+
+def prefix_order(texts: Sequence[str], indices: Sequence[int]) -> list[int]:
+    """``indices`` ordered so that texts sharing a beginning are sent one after the other.
+
+    Texts are grouped by their first :data:`_CLUSTER_CHARS` characters (the same few-shot
+    context, the same instructions); the groups go longest text first, and so do the texts
+    within each. A server with prefix caching (vLLM) then finds the shared prefix in its
+    cache for all but the first requests of a group, which are in flight together (the
+    concurrency window moves along the order); longest first keeps the slow ones from
+    being left for the end.
+    """
+    groups: dict[str, list[int]] = {}
+    for i in sorted(indices, key=lambda i: -len(texts[i])):
+        groups.setdefault(texts[i][:_CLUSTER_CHARS], []).append(i)
+    return [i for group in groups.values() for i in group]
 
 
 def rolling_windows(

@@ -39,6 +39,10 @@ from arena.backends._transformers import TransformersBackend  # noqa: E402
 from arena.backends._weights import MODEL_PACKAGES  # noqa: E402
 from arena.harness import RunOptions, evaluate, load_suite  # noqa: E402
 from tests.backends.engines import ServerProcess, free_port  # noqa: E402
+from tests.conftest import RunningServer  # noqa: E402
+
+#: A server the tests run against: one they started, or one given by ARENA_TEST_VLLM_URL.
+Engine = ServerProcess | RunningServer
 
 SERVED = "smollm2"
 
@@ -88,10 +92,10 @@ def lm_server(
 
 
 @pytest.fixture(scope="module", params=["lm_server", "vllm_server"])
-def engine(request: pytest.FixtureRequest) -> ServerProcess:
+def engine(request: pytest.FixtureRequest) -> Engine:
     """Each test runs against both servers: the small transformers one, and vLLM."""
     server = request.getfixturevalue(request.param)
-    assert isinstance(server, ServerProcess)
+    assert isinstance(server, ServerProcess | RunningServer)
     return server
 
 
@@ -100,7 +104,7 @@ def remote_config(url: str, **options: Any) -> ModelConfig:
 
 
 def test_boundary_pairs_score_as_the_local_backend(
-    local: TransformersBackend, engine: ServerProcess
+    local: TransformersBackend, engine: Engine
 ) -> None:
     expected = local.loglikelihood(BOUNDARY_PAIRS)
     with create_backend(remote_config(engine.url, logprobs_batch=3)) as remote:
@@ -114,7 +118,7 @@ def test_boundary_pairs_score_as_the_local_backend(
 
 
 def test_a_word_split_across_the_boundary_is_scored_on_the_whole_texts_tokens(
-    local: TransformersBackend, engine: ServerProcess
+    local: TransformersBackend, engine: Engine
 ) -> None:
     # "Hello wor" encodes as [Hello, " wor"], "Hello world, ..." as [Hello, " world", ",",
     # ...]: over HTTP the continuation is the whole text's tokens after the context's count
@@ -134,7 +138,7 @@ def test_a_word_split_across_the_boundary_is_scored_on_the_whole_texts_tokens(
 
 
 def test_an_empty_context_without_a_bos_token_is_an_error_not_a_score(
-    engine: ServerProcess,
+    engine: Engine,
 ) -> None:
     # SmolLM2's tokenizer adds no BOS token: the first token has nothing to condition on
     with (
@@ -153,7 +157,7 @@ def _per_sample(run: Path, model: str, task: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(("suite", "limit"), [("mmlu", 8), ("hellaswag", 4)])
 def test_suite_over_http_equals_the_local_run(
     local: TransformersBackend,
-    engine: ServerProcess,
+    engine: Engine,
     model_cache: Path,
     tmp_path: Path,
     suite: str,
@@ -171,7 +175,7 @@ def test_suite_over_http_equals_the_local_run(
         assert b["pred"] == a["pred"] and b["acc_norm"] == a["acc_norm"]
 
 
-def test_generation_streams_from_the_server(engine: ServerProcess) -> None:
+def test_generation_streams_from_the_server(engine: Engine) -> None:
     with create_backend(remote_config(engine.url)) as remote:
         chunks = list(
             remote.generate(
@@ -182,7 +186,7 @@ def test_generation_streams_from_the_server(engine: ServerProcess) -> None:
     assert len(chunks) > 2 and "Paris" in "".join(chunks)
 
 
-def test_multiple_choice_by_letter_over_http(engine: ServerProcess, tmp_path: Path) -> None:
+def test_multiple_choice_by_letter_over_http(engine: Engine, tmp_path: Path) -> None:
     options = RunOptions(limit=4, progress=False, chat_template=True, multiple_choice="letter")
     (r,) = evaluate(load_suite("mmlu"), [remote_config(engine.url)], options=options).results
     assert set(r.metrics) == {"acc_letter", "unparsed"} and r.n_failed == 0

@@ -197,8 +197,11 @@ def test_eval_against_a_server_that_cannot_score_fails_fast_and_exits_non_zero(
     assert rc == 2, err
     line = next(x for x in err.splitlines() if x.startswith("arena: error:"))
     assert "every sample failed (6 of 6)" in line and "prompt must be a string" in line
-    # a handful of requests for 6 items (24 scored pairs), not one or more per pair
-    assert len(server.requests) <= 5, [r.body["prompt"] for r in server.requests]
+    # a handful of requests for 6 items (24 scored pairs), not one or more per pair: the
+    # 2 batches in flight (one request's worth each) send a list and then strings, a
+    # single document or two more, until the breaker stops the rest (the count depends
+    # on how the two threads interleave)
+    assert len(server.requests) <= 8, [r.body["prompt"] for r in server.requests]
     lines = (out / "samples" / "ts" / "smoke_mc.jsonl").read_text().splitlines()
     log = [json.loads(x) for x in lines]
     assert all("error" in r for r in log)
