@@ -377,9 +377,14 @@ def loading_notice(svc: ArenaService, *, live: bool) -> Placeholder:
     def draw() -> None:
         available = svc.availability()
         if available.usable < 2:
+            failed = (
+                f" ({available.failed} failed to load; the admin page says why)"
+                if available.failed
+                else ""
+            )
             notice.warning(
-                "Fewer than two models are available right now: battles cannot start. "
-                "Try later."
+                f"Fewer than two models are available right now{failed}: battles cannot "
+                "start. Try later."
             )
         elif available.loading:
             notice.info(

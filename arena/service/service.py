@@ -171,6 +171,8 @@ class Availability:
 
     ready: int
     loading: int
+    #: Active models whose backend could not be made or loaded (the admin page says why).
+    failed: int = 0
 
     @property
     def usable(self) -> int:
@@ -433,10 +435,10 @@ class ArenaService:
             return self._detector
 
     def availability(self) -> Availability:
-        """How many active models are ready and loading (no names)."""
+        """How many active models are ready, loading and failed (no names)."""
         names = [m.name for m in self._catalog() if m.drawable]
         states = [self.pool.state(n).state for n in names]
-        return Availability(states.count("ready"), states.count("loading"))
+        return Availability(*(states.count(s) for s in ("ready", "loading", "failed")))
 
     def side_by_side_models(self) -> list[PublicModel]:
         """Active, non-preview models this server can run, for the side-by-side picker."""

@@ -137,7 +137,8 @@ def test_a_backend_that_cannot_be_made_is_shown_as_failed(
             time.sleep(0.1)
             at.run()
         assert [w.value for w in at.warning] == [
-            "Fewer than two models are available right now: battles cannot start. Try later."
+            "Fewer than two models are available right now (1 failed to load; the admin page "
+            "says why): battles cannot start. Try later."
         ]
         assert "needs-missing-package" not in "\n".join(texts(at))  # never a name here
         from webapp.common import service
