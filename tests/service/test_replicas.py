@@ -190,10 +190,26 @@ def test_rate_limits_count_on_both_replicas(
             svc.start_battle("tab", "hello")
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_replicas(
+    make_service: Callable[..., ArenaService],
+    tmp_path: Path,
+    sqlite_url: str,
+    request: pytest.FixtureRequest,
+) -> Replicas:
+    """Two services on one database, PostgreSQL or SQLite (the slot claim is per dialect)."""
+    if request.param == "sqlite":
+        url = sqlite_url
+    else:
+        url = new_pg_database(request.getfixturevalue("pg_server"))
+    models = write_models(tmp_path, REPLICA_MODELS, "replicas.toml")
+    return make_service(models, url), make_service(models, url)
+
+
 def test_one_scheduled_snapshot_per_slot_whichever_replica_comes_first(
-    replicas: Replicas,
+    any_replicas: Replicas,
 ) -> None:
-    one, two = replicas
+    one, two = any_replicas
     for i in range(6):
         _vote_round(one, "v", f"question {i}")
     slot = schedule_slot(time.time(), 60.0)
