@@ -12,10 +12,9 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
@@ -36,6 +35,9 @@ from arena.ratings.scale import RatingScale
 from arena.ratings.special import ndtr, ndtri
 from arena.ratings.style import StyleRows, fit_style_bt, sandwich_style, style_design
 from arena.records import CI_KINDS, METHODS, Leaderboard
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CI_KINDS", "METHODS", "ArenaWarning", "compute_leaderboard"]
 
@@ -403,6 +405,8 @@ def _estimate_style(
             )
             progress(1)
         lower, upper = percentile_interval(np.vstack(samples), level)
+    import pandas as pd  # style control's coefficient table (a leaderboard without: no pandas)
+
     coefficients = pd.DataFrame(
         {
             "feature": list(design.names),
@@ -431,6 +435,8 @@ def _estimate_elo(
         )
     a, b, o, w = battles.model_a, battles.model_b, battles.outcome, battles.weight
     if "tstamp" in battles.meta.columns:
+        import pandas as pd  # a table with metadata columns has pandas loaded already
+
         ts = pd.to_numeric(battles.meta["tstamp"], errors="coerce").to_numpy(np.float64)
         if not np.isnan(ts).all():
             order = np.argsort(np.where(np.isnan(ts), np.inf, ts), kind="stable")
@@ -641,20 +647,18 @@ def compute_leaderboard(
     upper = centre_to_points + ppn * est.upper
     have_ci = not np.isnan(lower).all()
     rank_ub = rank_upper_bound(lower, upper) if have_ci else rank_upper_bound(rating, rating)
-    table = pd.DataFrame(
-        {
-            "rank_ub": rank_ub,
-            "model": list(battles.models),
-            "rating": rating,
-            "ci_lower": lower,
-            "ci_upper": upper,
-            "battles": np.rint(played).astype(np.int64),
-            "wins": np.rint(wins).astype(np.int64),
-            "losses": np.rint(losses).astype(np.int64),
-            "ties": np.rint(ties_won).astype(np.int64),
-            "ci_flag": pd.Series(flags, dtype=object).astype(str).to_numpy(),
-        }
-    )
+    columns: dict[str, np.ndarray] = {
+        "rank_ub": np.asarray(rank_ub),
+        "model": np.asarray(list(battles.models), dtype=object),
+        "rating": np.asarray(rating, np.float64),
+        "ci_lower": np.asarray(lower, np.float64),
+        "ci_upper": np.asarray(upper, np.float64),
+        "battles": np.rint(played).astype(np.int64),
+        "wins": np.rint(wins).astype(np.int64),
+        "losses": np.rint(losses).astype(np.int64),
+        "ties": np.rint(ties_won).astype(np.int64),
+        "ci_flag": np.asarray([str(f) for f in flags], dtype=object),
+    }
     if style_control and plain is not None:
         plain_rating = base_offset + ppn * plain.theta
         if anchor_idx is not None and anchor is not None:
@@ -665,11 +669,12 @@ def compute_leaderboard(
             plain_rank = rank_upper_bound(pl, pu)
         else:
             plain_rank = rank_upper_bound(plain_rating, plain_rating)
-        table["rating_plain"] = plain_rating
-        table["rank_plain"] = plain_rank
-        table["rank_change"] = plain_rank - rank_ub
-    table = table.sort_values(["rating", "model"], ascending=[False, True], kind="stable")
-    table = table.reset_index(drop=True)
+        columns["rating_plain"] = np.asarray(plain_rating, np.float64)
+        columns["rank_plain"] = np.asarray(plain_rank)
+        columns["rank_change"] = np.asarray(plain_rank - rank_ub)
+    # best first; equal ratings by name (a stable order a user can check)
+    order = np.lexsort((columns["model"].astype(str), -columns["rating"]))
+    columns = {name: values[order] for name, values in columns.items()}
 
     fit = est.fit
     if fit is not None and fit.prior and not prior:
@@ -713,7 +718,7 @@ def compute_leaderboard(
         if on_warning is not None:
             on_warning(text)
     return Leaderboard(
-        table=table,
+        columns=columns,
         method=method,
         params=params,
         n_battles=battles.n_battles,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,8 +36,13 @@ class Leaderboard:
 
     Attributes
     ----------
+    columns:
+        The table's columns: a :class:`pandas.DataFrame`, or (as
+        :func:`arena.leaderboard.compute_leaderboard` builds it, so that a command
+        writing CSV never imports pandas) a mapping of column name to equal-length numpy
+        arrays. Read it through :attr:`table` (always a DataFrame) or :meth:`column`.
     table:
-        One row per model sorted by rating (descending); columns start with
+        (property) One row per model sorted by rating (descending); columns start with
         :data:`LEADERBOARD_COLUMNS`, then ``wins, losses, ties, ci_flag`` and, with style
         control, ``rating_plain, rank_plain, rank_change``. ``ci_lower``/``ci_upper``
         are NaN when no interval was asked for; ``ci_flag`` is empty unless the data
@@ -59,7 +68,7 @@ class Leaderboard:
         :mod:`warnings`).
     """
 
-    table: pd.DataFrame
+    columns: pd.DataFrame | Mapping[str, np.ndarray]
     method: str
     params: dict[str, Any]
     n_battles: int
@@ -69,6 +78,32 @@ class Leaderboard:
     style_coefficients: pd.DataFrame | None = None
     extras: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """The table as a DataFrame (built from :attr:`columns` on first use)."""
+        if isinstance(self.columns, Mapping):
+            import pandas as pd
+
+            return pd.DataFrame(dict(self.columns))
+        return self.columns
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Names of the table's columns, in order."""
+        return tuple(str(c) for c in self.columns)  # a DataFrame iterates over its columns
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as a numpy array (no pandas needed when :attr:`columns` is a mapping).
+
+        Raises
+        ------
+        KeyError
+            When the table has no such column.
+        """
+        if isinstance(self.columns, Mapping):
+            return np.asarray(self.columns[name])
+        return self.columns[name].to_numpy()
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the tables, as a JSON-serialisable dict (what exports embed)."""

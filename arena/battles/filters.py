@@ -16,14 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from arena.battles.table import Battles
 from arena.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FilterSpec", "apply_filters", "parse_date"]
 
@@ -105,6 +107,8 @@ def _per_value(values: pd.Series, test: Callable[[Any], bool]) -> NDArray[np.boo
     Metadata columns hold few distinct values (languages, tag tuples), so this keeps
     Python-level work proportional to them rather than to the rows.
     """
+    import pandas as pd
+
     codes, uniques = pd.factorize(values.to_numpy(dtype=object), sort=False)
     table = np.asarray([bool(test(u)) for u in uniques] + [bool(test(None))], dtype=bool)
     return table[codes]
@@ -162,6 +166,8 @@ def _dedup_mask(battles: Battles, source: str) -> NDArray[np.bool_]:
 
     Battles without a prompt are all kept: there is nothing to compare.
     """
+    import pandas as pd
+
     prompts = _meta_column(battles, "prompt", "--dedup-prompts", source)
     codes, uniques = pd.factorize(prompts.to_numpy(dtype=object), sort=False)
     normal = [u.strip().casefold() if isinstance(u, str) else "" for u in uniques]

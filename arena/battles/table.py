@@ -14,11 +14,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "META_COLUMNS",
@@ -57,6 +59,91 @@ def _int_codes(values: Any) -> NDArray[np.int32]:
     return np.ascontiguousarray(values, dtype=np.int32)
 
 
+class NoMeta:
+    """The metadata of a table that has no metadata columns, without importing pandas.
+
+    Most battle files carry only ``model_a, model_b, winner`` (and perhaps style
+    columns); a leaderboard of those should not pay pandas' 0.35 s import for an empty
+    frame. This stands in for that empty :class:`pandas.DataFrame` in the reads made of
+    :attr:`Battles.meta` (``columns``, ``len``, ``in``, ``iloc[...]``, ``reset_index``,
+    ``empty``, ``shape``); anything else turns it into the real empty frame of the same
+    length first, so code written for a DataFrame keeps working.
+    """
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: int) -> None:
+        self._rows = int(rows)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """No columns."""
+        return ()
+
+    @property
+    def empty(self) -> bool:
+        """Always True, as for a DataFrame without columns."""
+        return True
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, 0)``."""
+        return (self._rows, 0)
+
+    @property
+    def iloc(self) -> _NoMetaRows:
+        """Row selection: the selected rows, still without columns."""
+        return _NoMetaRows(self._rows)
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __contains__(self, name: object) -> bool:
+        return False
+
+    def __getitem__(self, name: object) -> Any:
+        raise KeyError(name)
+
+    def reset_index(self, drop: bool = False) -> NoMeta:
+        """The same (there is no index to reset)."""
+        return self
+
+    def frame(self) -> pd.DataFrame:
+        """The real empty DataFrame with this many rows."""
+        import pandas as pd
+
+        return pd.DataFrame(index=pd.RangeIndex(self._rows))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.frame(), name)
+
+    def __repr__(self) -> str:
+        return f"NoMeta({self._rows} rows)"
+
+
+class _NoMetaRows:
+    """``NoMeta(n).iloc[index]``: the number of rows ``index`` selects."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: int) -> None:
+        self._rows = rows
+
+    def __getitem__(self, index: Any) -> NoMeta:
+        return NoMeta(len(np.arange(self._rows)[index]))
+
+
+def _meta_frame(meta: Any) -> pd.DataFrame:
+    """A real DataFrame for ``meta`` (a DataFrame or :class:`NoMeta`)."""
+    return meta.frame() if isinstance(meta, NoMeta) else meta
+
+
+def _no_meta() -> pd.DataFrame:
+    return cast("pd.DataFrame", NoMeta(0))
+
+
 @dataclass(frozen=True, eq=False)
 class Battles:
     """A validated table of battles.
@@ -93,7 +180,7 @@ class Battles:
     outcome: NDArray[np.int8]
     count: NDArray[np.int64]
     weight: NDArray[np.float64]
-    meta: pd.DataFrame = field(default_factory=pd.DataFrame)
+    meta: pd.DataFrame = field(default_factory=_no_meta)
     style_a: NDArray[np.float64] | None = None
     style_b: NDArray[np.float64] | None = None
     style_names: tuple[str, ...] = ()
@@ -106,6 +193,8 @@ class Battles:
                 raise ValueError(
                     f"Battles.{name} has {len(getattr(self, name))} rows, expected {n}"
                 )
+        if isinstance(self.meta, NoMeta) and len(self.meta) != n:
+            object.__setattr__(self, "meta", NoMeta(n))  # no columns: just follow the rows
         if len(self.meta.columns) and len(self.meta) != n:
             raise ValueError(f"Battles.meta has {len(self.meta)} rows, expected {n}")
         for side in (self.style_a, self.style_b):
@@ -142,9 +231,7 @@ class Battles:
             outcome=np.ascontiguousarray(outcome, dtype=np.int8),
             count=np.ones(n, np.int64) if count is None else np.asarray(count, np.int64),
             weight=np.ones(n, np.float64) if weight is None else np.asarray(weight, np.float64),
-            meta=pd.DataFrame(index=pd.RangeIndex(n))
-            if meta is None
-            else meta.reset_index(drop=True),
+            meta=cast("pd.DataFrame", NoMeta(n)) if meta is None else meta.reset_index(drop=True),
             style_a=None if style_a is None else np.asarray(style_a, np.float64).reshape(n, -1),
             style_b=None if style_b is None else np.asarray(style_b, np.float64).reshape(n, -1),
             style_names=tuple(style_names),
@@ -163,6 +250,8 @@ class Battles:
 
         Names are factorised together so both sides share one code space.
         """
+        import pandas as pd
+
         a_codes, a_names = pd.factorize(pd.Series(model_a), sort=False)
         b_codes, b_names = pd.factorize(pd.Series(model_b), sort=False)
         if (a_codes < 0).any() or (b_codes < 0).any():
@@ -244,10 +333,14 @@ class Battles:
             raise ValueError("no battle tables to concatenate")
         if len(parts) == 1:
             return parts[0]
-        names = pd.Index([m for p in parts for m in p.models]).unique()
+        index: dict[str, int] = {}
+        for p in parts:
+            for m in p.models:
+                index.setdefault(m, len(index))
+        names = list(index)
         a, b = [], []
         for p in parts:
-            remap = names.get_indexer(pd.Index(p.models))
+            remap = np.asarray([index[m] for m in p.models], dtype=np.int64)
             a.append(remap[p.model_a])
             b.append(remap[p.model_b])
         same_style = all(p.has_style for p in parts) and len({p.style_names for p in parts}) == 1
@@ -258,7 +351,7 @@ class Battles:
             np.concatenate([p.outcome for p in parts]),
             count=np.concatenate([p.count for p in parts]),
             weight=np.concatenate([p.weight for p in parts]),
-            meta=pd.concat([p.meta for p in parts], ignore_index=True),
+            meta=_concat_meta([p.meta for p in parts]),
             style_a=np.concatenate([p.style_a for p in parts]) if same_style else None,
             style_b=np.concatenate([p.style_b for p in parts]) if same_style else None,
             style_names=parts[0].style_names if same_style else (),
@@ -284,6 +377,8 @@ class Battles:
 
     def to_frame(self) -> pd.DataFrame:
         """The table in FastChat layout: ``model_a, model_b, winner`` plus count, weight, meta."""
+        import pandas as pd
+
         names = np.asarray(self.models, dtype=object)
         frame = pd.DataFrame(
             {
@@ -297,3 +392,12 @@ class Battles:
         for col in self.meta.columns:
             frame[col] = self.meta[col].to_numpy()
         return frame
+
+
+def _concat_meta(metas: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Stack metadata frames; no pandas when none of them has a column."""
+    if all(isinstance(m, NoMeta) for m in metas):
+        return cast("pd.DataFrame", NoMeta(sum(len(m) for m in metas)))
+    import pandas as pd
+
+    return pd.concat([_meta_frame(m) for m in metas], ignore_index=True)

@@ -12,6 +12,7 @@ Files are written atomically (a temporary file in the target directory, then
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -20,13 +21,15 @@ import secrets
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from arena.errors import UserError
 from arena.records import Leaderboard
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CSV_METADATA_COLUMNS",
@@ -131,9 +134,10 @@ def _jsonable(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, pd.Timestamp):
+    pd = sys.modules.get("pandas")  # a pandas value can only exist once pandas is loaded
+    if pd is not None and isinstance(value, pd.Timestamp):
         return value.isoformat()
-    if pd.api.types.is_scalar(value) and pd.isna(value):
+    if pd is not None and pd.api.types.is_scalar(value) and pd.isna(value):
         return None
     return str(value)
 
@@ -155,7 +159,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _is_missing(value: Any) -> bool:
     """Tell whether a table cell holds no value (None, NaN, NA)."""
-    return value is None or bool(pd.api.types.is_scalar(value) and pd.isna(value))
+    if value is None:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(math.isnan(value))
+    pd = sys.modules.get("pandas")  # pandas' NA/NaT exist only once pandas is loaded
+    return pd is not None and bool(pd.api.types.is_scalar(value) and pd.isna(value))
 
 
 def _fmt_int(value: Any) -> str:
@@ -220,10 +229,37 @@ def _render_csv(lb: Leaderboard) -> str:
     skiprows=1)`` or :func:`read_leaderboard_csv` give the table back; ratings keep full
     float precision. (``comment="#"`` is no substitute: it would cut a model name at a
     ``#``.)
+
+    The rows are written from the table's columns with the :mod:`csv` module, cell for
+    cell as ``DataFrame.to_csv`` writes them (shortest round-trip floats, empty cells for
+    missing values, minimal quoting), so a leaderboard written as CSV needs no pandas.
     """
-    table = _sorted_table(lb)
-    header = CSV_METADATA_PREFIX + _dumps_compact(_jsonable(lb.metadata())) + "\n"
-    return header + str(table.to_csv(index=False, lineterminator="\n"))
+    names = list(lb.column_names)
+    columns = [lb.column(name) for name in names]
+    order = _rating_order(lb)
+    out = io.StringIO()
+    out.write(CSV_METADATA_PREFIX + _dumps_compact(_jsonable(lb.metadata())) + "\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    cells = [_csv_cells(values[order]) for values in columns]
+    writer.writerows(zip(*cells, strict=True))
+    return out.getvalue()
+
+
+def _rating_order(lb: Leaderboard) -> np.ndarray:
+    """Row order best first (stable: equal ratings keep their order; missing ones last)."""
+    rating = np.asarray(lb.column("rating"), dtype=np.float64)
+    return np.argsort(-rating, kind="stable")
+
+
+def _csv_cells(values: np.ndarray) -> list[str]:
+    """One column's CSV cells, as pandas writes them."""
+    if values.dtype.kind == "f":
+        text = values.astype(str)  # numpy's shortest round-trip repr, as pandas uses
+        return ["" if v != v else t for v, t in zip(values.tolist(), text.tolist(), strict=True)]
+    if values.dtype.kind in "iub":
+        return [str(v) for v in values.tolist()]
+    return ["" if _is_missing(v) else str(v) for v in values.tolist()]
 
 
 def read_leaderboard_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -232,6 +268,8 @@ def read_leaderboard_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     Reads the exports of every arena version (older ones carried the provenance as
     trailing columns, which are dropped here) and plain CSV tables alike.
     """
+    import pandas as pd
+
     file = Path(path)
     with file.open(encoding="utf-8") as handle:
         first = handle.readline()

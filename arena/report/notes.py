@@ -62,10 +62,9 @@ def style_control_refusal(n_votes: int, n_models: int, n_features: int) -> str |
 
 
 def _half_widths(lb: Leaderboard) -> np.ndarray:
-    table = lb.table
-    rating = table["rating"].to_numpy(np.float64)
-    lower = table["ci_lower"].to_numpy(np.float64)
-    upper = table["ci_upper"].to_numpy(np.float64)
+    rating = lb.column("rating").astype(np.float64)
+    lower = lb.column("ci_lower").astype(np.float64)
+    upper = lb.column("ci_upper").astype(np.float64)
     half = (upper - lower) / 2
     ok = np.isfinite(half) & np.isfinite(rating) & (half > 0)
     return np.asarray(half[ok])
@@ -91,7 +90,7 @@ def rank_note(lb: Leaderboard, n_votes: int | None = None, *, noun: str = "votes
     projects the votes needed to narrow it.
     """
     n = lb.n_battles if n_votes is None else n_votes
-    ranks = lb.table["rank_ub"].to_numpy() if "rank_ub" in lb.table else np.empty(0)
+    ranks = lb.column("rank_ub") if "rank_ub" in lb.column_names else np.empty(0)
     shared = len(ranks) > 1 and len(set(ranks.tolist())) < len(ranks)
     text = f"{n:,} {noun} between {lb.n_models} models."
     half = _half_widths(lb)

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from arena.errors import UserError
 from arena.records import Leaderboard
 from arena.report.exports import write_atomic
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
 __all__ = ["WINRATE_CMAP", "plot_heatmap", "plot_ratings"]

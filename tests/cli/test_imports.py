@@ -89,6 +89,31 @@ def test_a_plain_leaderboard_imports_nothing_it_does_not_run(battles: Path, tmp_
     assert "scipy" not in modules
 
 
+@pytest.mark.parametrize(
+    "args",
+    [("--ci", "sandwich"), ("--ci", "bootstrap", "--rounds", "3"), ("--method", "davidson")],
+)
+def test_a_plain_parquet_file_is_rated_without_pandas_or_scipy(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    # model_a, model_b, winner only: read from Arrow, written as CSV by the csv module
+    path = tmp_path / "plain.parquet"
+    models = ["alpha", "beta", "gamma", "delta"]
+    pd.DataFrame(
+        {
+            "model_a": [models[i % 4] for i in range(40)],
+            "model_b": [models[(i + 1 + i % 3) % 4] for i in range(40)],
+            "winner": ["model_a", "model_b", "tie", "model_b", "tie (bothbad)"] * 8,
+        }
+    ).to_parquet(path, index=False)
+    status, modules = _run("leaderboard", path, *args, "--output", tmp_path / "lb.csv")
+    assert status == 0
+    assert (tmp_path / "lb.csv").read_text().count("\n") == 6  # metadata, header, 4 models
+    assert not (HEAVY | {"pandas", "scipy", "numba"}) & modules, sorted(
+        (HEAVY | {"pandas", "scipy", "numba"}) & modules
+    )
+
+
 def test_style_control_and_bootstrap_need_no_compiled_kernel(battles: Path, tmp_path: Path) -> None:
     status, modules = _run(
         "leaderboard",

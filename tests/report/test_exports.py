@@ -64,7 +64,7 @@ def make_board(*, style: bool = True, level: float | None = None) -> Leaderboard
             }
         )
     return Leaderboard(
-        table=table,
+        columns=table,
         method="bt",
         params=params,
         n_battles=120,
@@ -187,7 +187,7 @@ def test_csv_of_many_models_stays_small(tmp_path: Path) -> None:
 
     many = dataclasses.replace(
         make_board(style=False),
-        table=pd.concat([make_board(style=False).table] * 43, ignore_index=True).assign(
+        columns=pd.concat([make_board(style=False).table] * 43, ignore_index=True).assign(
             model=[f"model-{i}" for i in range(129)]
         ),
         params={**make_board(style=False).params, "padding": "x" * 500},

@@ -38,7 +38,7 @@ def constructed(rows: Sequence[Row], sha: str) -> Leaderboard:
             "battles": [10] * len(rows),
         }
     )
-    return dataclasses.replace(base, table=table, data_sha256=sha, n_models=len(rows))
+    return dataclasses.replace(base, columns=table, data_sha256=sha, n_models=len(rows))
 
 
 def store(service: ArenaService, rows: Sequence[Row], sha: str, source: str = BOARD_SOURCE) -> int:
