@@ -1131,17 +1131,17 @@ class ArenaService:
         """Store a snapshot at each slot boundary of period ``every_s`` unless nothing changed.
 
         The ticks fall on wall-clock multiples of ``every_s`` (:func:`~arena.store.
-        snapshots.schedule_slot`), the same instants on every replica, and each slot is
+        snapshots.next_slot`), the same instants on every replica, and each slot is
         stored once in the database whichever replica comes first.
         """
-        from arena.store.snapshots import schedule_slot
+        from arena.store.snapshots import next_slot
 
         while True:
-            target = schedule_slot(time.time(), every_s) + every_s
-            if self._stopping.wait(max(0.0, target - time.time())):
+            begins, slot = next_slot(time.time(), every_s)
+            if self._stopping.wait(max(0.0, begins - time.time())):
                 return
             try:
-                self.scheduled_snapshot(slot=int(target))
+                self.scheduled_snapshot(slot=slot)
             except UserError:  # no leaderboard yet
                 continue
             except Exception:  # keep serving; try again at the next tick

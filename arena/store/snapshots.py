@@ -41,6 +41,7 @@ __all__ = [
     "list_snapshots",
     "model_history",
     "newest_snapshot_digest",
+    "next_slot",
     "save_scheduled_snapshot",
     "save_snapshot",
     "schedule_slot",
@@ -137,6 +138,16 @@ def schedule_slot(now: float, every_s: float) -> int:
     whatever their start times.
     """
     return int(math.floor(now / every_s) * every_s)
+
+
+def next_slot(now: float, every_s: float) -> tuple[float, int]:
+    """When the slot after the one holding ``now`` begins (Unix time), and its name (pure).
+
+    The name is :func:`schedule_slot`'s for any time inside that slot, computed from the
+    slot's index, so float rounding of the instant cannot name it after its neighbour.
+    """
+    index = math.floor(now / every_s) + 1
+    return index * every_s, int(index * every_s)
 
 
 def save_scheduled_snapshot(

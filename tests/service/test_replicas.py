@@ -19,7 +19,7 @@ import pytest
 from arena.service import ArenaService, Choice, NoModelsAvailable, RateLimited, Round
 from arena.service.service import CATALOG_TTL_S
 from arena.store import AlreadyVoted, get_battle, make_sessionmaker
-from arena.store.snapshots import SnapshotSummary, list_snapshots, schedule_slot
+from arena.store.snapshots import SnapshotSummary, list_snapshots, next_slot, schedule_slot
 
 from .conftest import battle_id, new_pg_database, write_models
 
@@ -188,6 +188,18 @@ def test_rate_limits_count_on_both_replicas(
     for svc in (one, two):
         with pytest.raises(RateLimited, match="this session"):
             svc.start_battle("tab", "hello")
+
+
+@pytest.mark.parametrize("every", [1.0, 1.5, 7.0, 30.0, 3600.0])
+def test_slots_are_the_same_on_every_replica_and_the_next_one_is_named_as_inside_it(
+    every: float,
+) -> None:
+    for now in (1_800_000_000.0, 1_800_000_000.7, 1_800_000_004.49, 1_800_003_599.99):
+        begins, slot = next_slot(now, every)
+        assert now < begins <= now + every
+        assert slot == schedule_slot(begins + every / 2, every)  # named as any time inside
+        assert slot != schedule_slot(now, every)  # the next slot, not the current one
+        assert slot - schedule_slot(now, every) == pytest.approx(every, abs=1)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
