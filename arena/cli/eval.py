@@ -19,7 +19,9 @@ unreachable one is said at once rather than after hours of evaluation.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,9 +32,17 @@ from arena.errors import UserError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from arena.backends import Backend, ModelConfig
     from arena.harness import EvalResults
 
 _SUBCOMMANDS = ("report", "table", "suites", "judge")
+
+#: When set (to anything), each model's first request is logged on stderr with a
+#: system-wide monotonic timestamp (``time.monotonic()``, Linux CLOCK_MONOTONIC), so a
+#: caller that noted the same clock when it started the process reads the start-up:
+#: ``perf/bench_eval_startup.py``. Nothing else changes.
+TRACE_ENV = "ARENA_TRACE_FIRST_REQUEST"
+_TRACE_PREFIX = "arena: first request"
 
 
 def add_store_arguments(parser: argparse.ArgumentParser, what: str, kept_in: str) -> None:
@@ -256,6 +266,51 @@ def _emit(text: str, output: str | None) -> None:
         write_atomic(Path(output), text.encode("utf-8"))
 
 
+def _traced_factory() -> Callable[[ModelConfig], Backend]:
+    """:func:`create_backend`, whose backends log their first request (see :data:`TRACE_ENV`).
+
+    A request is any call that serves the evaluation once the model is loaded: scoring,
+    generating, or encoding a request's text (the transformers path scores with its own
+    batched forward pass after ``encode_pair``). Calls made while loading do not count.
+    """
+    import threading
+    import time
+
+    from arena.backends import create_backend
+
+    def create(config: ModelConfig) -> Backend:
+        backend = create_backend(config)
+        loaded, said = threading.Event(), threading.Event()
+        plain_load = backend.load
+
+        def load() -> None:
+            plain_load()
+            loaded.set()
+
+        def trace(operation: str, plain: Callable[..., Any]) -> Callable[..., Any]:
+            def traced(*args: Any, **kwargs: Any) -> Any:
+                if loaded.is_set() and not said.is_set():
+                    said.set()
+                    print(
+                        f"{_TRACE_PREFIX} to {config.name} ({operation}) at monotonic "
+                        f"{time.monotonic():.6f}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                return plain(*args, **kwargs)
+
+            return traced
+
+        for operation in ("loglikelihood", "generate", "complete", "encode_pair", "render"):
+            plain = getattr(backend, operation, None)
+            if callable(plain):
+                setattr(backend, operation, trace(operation, plain))  # this instance only
+        backend.load = load  # type: ignore[method-assign]  # this instance only
+        return backend
+
+    return create
+
+
 def _run_suite(args: argparse.Namespace) -> int:
     from arena.backends import load_models
     from arena.harness import RunOptions, evaluate, load_suite, render_results
@@ -324,6 +379,7 @@ def _run_suite(args: argparse.Namespace) -> int:
             output=output,
             options=options,
             resume=args.resume,
+            **({"factory": _traced_factory()} if os.environ.get(TRACE_ENV) else {}),
         )
         sys.stdout.write(render_results(results, args.format))
         print(
