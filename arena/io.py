@@ -117,8 +117,8 @@ def iter_jsonl(lines: Iterable[str], *, skip: int = 0) -> Iterator[tuple[int, di
     Raises
     ------
     JsonlLineError
-        At the first line that is not valid JSON, is nested too deeply to parse (a hostile
-        file), or is valid JSON but not an object.
+        At the first line that is not valid JSON, is nested too deeply or holds a number
+        too long to parse (a hostile file), or is valid JSON but not an object.
     """
     for number, line in enumerate(lines, start=1):
         if number <= skip or not line.strip():
@@ -130,6 +130,8 @@ def iter_jsonl(lines: Iterable[str], *, skip: int = 0) -> Iterator[tuple[int, di
             raise JsonlLineError(number, problem) from None
         except RecursionError:
             raise JsonlLineError(number, "not valid JSON (nested too deeply)") from None
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            raise JsonlLineError(number, f"cannot be read as JSON ({exc})") from None
         if not isinstance(obj, dict):
             raise JsonlLineError(number, "expected a JSON object")
         yield number, obj

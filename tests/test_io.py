@@ -56,6 +56,12 @@ def test_iter_jsonl_numbers_lines_and_skips_blanks_and_headers() -> None:
         ("[1, 2]", "expected a JSON object"),
         ('"text"', "expected a JSON object"),
         ("[" * 100_000 + "]" * 100_000, "not valid JSON (nested too deeply)"),
+        (
+            '{"n": ' + "1" * 5000 + "}",
+            "cannot be read as JSON (Exceeds the limit (4300 digits) for integer string "
+            "conversion: value has 5000 digits; use sys.set_int_max_str_digits() to increase "
+            "the limit)",
+        ),
     ],
 )
 def test_iter_jsonl_names_the_bad_line(line: str, problem: str) -> None:

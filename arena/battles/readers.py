@@ -13,7 +13,6 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
-import hashlib
 import io
 import json
 import math
@@ -30,8 +29,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from arena.battles.style import STYLE_FEATURES, features_for_texts
-from arena.battles.table import WINNER_LABELS, Battles, Outcome
+from arena.battles.table import Battles
 from arena.errors import BattleFileError, UserError
+from arena.io import file_sha256
+from arena.outcomes import PAIR_COUNT_COLUMNS, WINNER_CODES, WINNER_LABELS, Outcome
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,19 +52,9 @@ __all__ = [
 FORMATS: tuple[str, ...] = ("fastchat", "paircounts", "csv", "parquet")
 
 #: Outcome spellings accepted in a ``winner`` column (after stripping and lower-casing).
-_OUTCOME_LABELS: dict[str, Outcome] = {
-    **{label: Outcome(code) for code, label in enumerate(WINNER_LABELS)},
-    "tie(bothbad)": Outcome.BOTH_BAD,  # FastChat's older spelling
-}
+_OUTCOME_LABELS: dict[str, Outcome] = WINNER_CODES  # FastChat's older spelling too
 _ALLOWED_OUTCOMES = ", ".join(repr(label) for label in WINNER_LABELS)
 
-#: Columns of a pair-count file: wins of side A, of side B, ties, both-bad ties.
-_PAIR_COUNT_COLUMNS: tuple[tuple[str, ...], ...] = (
-    ("wins_a",),
-    ("wins_b",),
-    ("tie", "ties"),
-    ("tie_bothbad", "tie (bothbad)", "tie(bothbad)"),
-)
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
@@ -852,7 +843,7 @@ def _pair_count_battles(frame: pd.DataFrame, src: _Source, cols: ColumnMap) -> B
     )
     n = len(frame)
     counts = np.zeros((n, len(Outcome)), np.int64)
-    for outcome, spellings in enumerate(_PAIR_COUNT_COLUMNS):
+    for outcome, spellings in enumerate(PAIR_COUNT_COLUMNS):
         name = next((s for s in spellings if s in frame.columns), None)
         column = None if name is None else _column(frame, name)
         if name is not None and column is not None:
@@ -1264,7 +1255,7 @@ def _special_columns(cols: ColumnMap) -> set[str]:
         "conv_metadata",
         "category_tag",
         "is_code",
-        *(name for spellings in _PAIR_COUNT_COLUMNS for name in spellings),
+        *(name for spellings in PAIR_COUNT_COLUMNS for name in spellings),
     }
 
 
@@ -1666,13 +1657,10 @@ def input_fingerprint(path: str | Path) -> dict[str, str]:
 
     Recorded with results so a leaderboard can be traced to the exact input files.
     """
-    digest = hashlib.sha256()
     try:
-        with Path(path).open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
+        sha256 = file_sha256(path)
     except FileNotFoundError:
         raise BattleFileError(str(path), "file not found") from None
     except OSError as exc:
         raise BattleFileError(str(path), f"cannot be read ({exc.strerror or exc})") from None
-    return {"path": str(path), "sha256": digest.hexdigest()}
+    return {"path": str(path), "sha256": sha256}

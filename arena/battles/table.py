@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from enum import IntEnum
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
+
+from arena.outcomes import WINNER_LABELS, Outcome  # re-exported: the table's outcome codes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,19 +29,6 @@ __all__ = [
     "Battles",
     "Outcome",
 ]
-
-
-class Outcome(IntEnum):
-    """Outcome codes, in the order of the FastChat ``winner`` labels."""
-
-    A = 0
-    B = 1
-    TIE = 2
-    BOTH_BAD = 3
-
-
-#: FastChat / LMArena ``winner`` labels, indexed by :class:`Outcome`.
-WINNER_LABELS: tuple[str, ...] = ("model_a", "model_b", "tie", "tie (bothbad)")
 
 #: Optional per-row metadata columns understood by the filters.
 #: ``tstamp`` is float seconds since the epoch, ``anony`` a bool, ``category`` a tuple of

@@ -6,7 +6,8 @@ on its own still says how it was made, and :func:`read_leaderboard_metadata` rea
 provenance back from any of the formats.
 
 Files are written atomically (a temporary file in the target directory, then
-:func:`os.replace`), so a failed export never leaves a half-written file behind.
+:func:`os.replace`: :func:`arena.io.write_atomic`), so a failed export never leaves a
+half-written file behind.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import json
 import math
 import os
 import re
-import secrets
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from arena.errors import UserError
+from arena.io import latex_escape, write_atomic  # re-exported: part of this module's API
 from arena.records import Leaderboard
 
 if TYPE_CHECKING:
@@ -478,28 +479,7 @@ def _read_markdown_metadata(path: Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- LaTeX
-_LATEX_SPECIAL: dict[str, str] = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "|": r"\textbar{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-}
-_LATEX_SPECIAL_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX special characters in ``text`` (in one pass, so escapes stay intact)."""
-    flat = " ".join(str(text).splitlines())
-    return _LATEX_SPECIAL_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], flat)
+# (cells are escaped with arena.io.latex_escape)
 
 
 def _latex_comments(meta: Mapping[str, Any]) -> list[str]:
@@ -657,45 +637,6 @@ def render_leaderboard(lb: Leaderboard, fmt: str) -> str:
     if norm not in _TEXT_RENDERERS:
         raise UserError(f"'{fmt}' is a binary format and cannot be printed; give an output file")
     return _TEXT_RENDERERS[norm](lb)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
-
-    The bytes go to a uniquely named temporary file in the same directory (same file
-    system, so :func:`os.replace` is atomic), which then replaces ``path``. The temporary
-    file is created with mode 0o666 filtered by the umask, like an ordinary new file, and is
-    removed if anything fails.
-
-    Raises
-    ------
-    UserError
-        If the directory does not exist or the file cannot be written.
-    """
-    path = Path(path)
-    directory = path.parent
-    if not directory.is_dir():
-        raise UserError(f"cannot write {path}: directory {directory} does not exist")
-    if path.is_dir():
-        raise UserError(f"cannot write {path}: it is a directory")
-    tmp = directory / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        try:
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def write_leaderboard(lb: Leaderboard, path: Path | None, fmt: str) -> None:

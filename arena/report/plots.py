@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from arena.errors import UserError
+from arena.io import write_atomic
 from arena.records import Leaderboard
-from arena.report.exports import write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
