@@ -2,23 +2,26 @@
 
 Each battle moves both ratings by ``K * weight * (score - expected)`` where ``score`` is
 1, 0 or 1/2 (ties and both-bad) and ``expected = 1 / (1 + base ** ((r_other - r) / scale))``.
-The loop is inherently sequential, so it is compiled with numba (cached on disk after
-the first call) instead of running as Python bytecode: 0.02 s for 1.67 M battles against
-about 1 s in Python, which pays for the 0.5-0.7 s numba costs a process to load
-(perf/RESULTS.md). :func:`preload` starts that load in a background thread, so that a
-command can read its battles meanwhile (much of the load is LLVM work through ctypes,
-which runs outside the interpreter lock).
+The loop is inherently sequential, so it runs compiled instead of as Python bytecode
+(0.02 s for 1.67 M battles against about 1 s in Python): the C extension
+``arena.ratings._elo`` (``_elo.c``, built by ``pip install``; it loads in microseconds),
+or where it could not be built the same loop through numba, cached on disk after the
+first call, which costs a process 0.5-0.7 s to load (perf/RESULTS.md). :func:`preload`
+starts that load in a background thread, so that a command can read its battles
+meanwhile (much of numba's load is LLVM work through ctypes, outside the interpreter
+lock).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["online_elo", "online_elo_bootstrap"]
+__all__ = ["numba_kernel", "online_elo", "online_elo_bootstrap"]
 
 Vector = NDArray[np.float64]
 
@@ -44,7 +47,7 @@ def preload() -> threading.Thread:
 
 
 def _compiled() -> Any:
-    """The numba kernel, compiled (or loaded from the on-disk cache) on first use."""
+    """The compiled kernel: the C extension, else numba's (compiled or cached) on first use."""
     with _kernel_lock:
         return _kernel if _kernel is not None else _build()
 
@@ -52,25 +55,38 @@ def _compiled() -> Any:
 def _build() -> Any:
     global _kernel
     if _kernel is None:
-        import numba
-
-        @numba.njit(cache=True, nogil=True)
-        def elo_loop(
-            a: Any, b: Any, score: Any, kw: Any, ratings: Any, scale: float, base: float
-        ) -> None:
-            log_base = np.log(base)
-            for i in range(a.shape[0]):
-                ia = a[i]
-                ib = b[i]
-                ra = ratings[ia]
-                rb = ratings[ib]
-                ea = 1.0 / (1.0 + np.exp(log_base * (rb - ra) / scale))
-                delta = kw[i] * (score[i] - ea)
-                ratings[ia] = ra + delta
-                ratings[ib] = rb - delta
-
-        _kernel = elo_loop
+        try:
+            from arena.ratings._elo import elo_loop as c_loop
+        except ImportError:  # no C compiler at install time: the numba kernel below
+            pass
+        else:
+            _kernel = c_loop
+            return _kernel
+        _kernel = numba_kernel()
     return _kernel
+
+
+@functools.cache
+def numba_kernel() -> Any:
+    """The numba version of the loop (the fallback; also what the C one is tested against)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def elo_loop(
+        a: Any, b: Any, score: Any, kw: Any, ratings: Any, scale: float, base: float
+    ) -> None:
+        log_base = np.log(base)
+        for i in range(a.shape[0]):
+            ia = a[i]
+            ib = b[i]
+            ra = ratings[ia]
+            rb = ratings[ib]
+            ea = 1.0 / (1.0 + np.exp(log_base * (rb - ra) / scale))
+            delta = kw[i] * (score[i] - ea)
+            ratings[ia] = ra + delta
+            ratings[ib] = rb - delta
+
+    return elo_loop
 
 
 def online_elo(

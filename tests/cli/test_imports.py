@@ -146,7 +146,9 @@ def test_plots_and_online_elo_import_what_they_use(battles: Path, tmp_path: Path
     )
     assert status == 0
     assert (tmp_path / "r.png").stat().st_size > 0
-    assert {"matplotlib", "numba"} <= modules  # the sequential Elo loop stays compiled
+    assert "matplotlib" in modules
+    # the sequential Elo loop is compiled C (arena/ratings/_elo.c): numba's load is not paid
+    assert "numba" not in modules
     assert not {"sqlalchemy", "alembic", "torch", "streamlit"} & modules
 
 
