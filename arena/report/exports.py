@@ -40,6 +40,7 @@ __all__ = [
     "PARQUET_METADATA_KEY",
     "PARQUET_STYLE_KEY",
     "TEXT_FORMATS",
+    "ci_label",
     "format_from_path",
     "latex_escape",
     "read_leaderboard_csv",
@@ -193,10 +194,11 @@ def _ci_offsets(rating: Any, lower: Any, upper: Any) -> tuple[float, float] | No
     return float(upper) - float(rating), float(rating) - float(lower)
 
 
-def _ci_label(params: Mapping[str, Any]) -> str:
+def ci_label(params: Mapping[str, Any]) -> str:
     """Label the interval column ``95% CI``, or with the level in ``params["level"]``.
 
-    Accepts a level as a fraction (0.9) or a percentage (90).
+    Accepts a level as a fraction (0.9) or a percentage (90). The plots label their
+    interval bars with it too.
     """
     level = params.get("level", 0.95)
     try:
@@ -439,7 +441,7 @@ def _render_markdown(lb: Leaderboard) -> str:
     metadata is kept in an HTML comment so :func:`read_leaderboard_metadata` recovers it.
     """
     meta = lb.metadata()
-    lines = _md_table(_sorted_table(lb), _ci_label(lb.params))
+    lines = _md_table(_sorted_table(lb), ci_label(lb.params))
     lines += [
         "",
         "**Provenance**",
@@ -511,7 +513,7 @@ def _render_latex(lb: Leaderboard) -> str:
     header = ["Rank (UB)", "Model", "Rating"]
     align = "rlr"
     if with_ci:
-        header.append(latex_escape(_ci_label(lb.params)))
+        header.append(latex_escape(ci_label(lb.params)))
         align += "c"
     header.append("Battles")
     align += "r"

@@ -9,15 +9,15 @@ stays fast for commands that draw nothing.
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from arena.errors import UserError
 from arena.io import write_atomic
 from arena.records import Leaderboard
+from arena.report.exports import ci_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,18 +55,6 @@ def _save_png(fig: Figure, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI)
     write_atomic(path, buffer.getvalue())
-
-
-def _level_label(params: dict[str, Any]) -> str:
-    """Return ``95% CI`` or the confidence level in ``params["level"]`` (fraction or %)."""
-    level = params.get("level", 0.95)
-    try:
-        pct = float(level)
-    except (TypeError, ValueError):
-        return "95% CI"
-    if not math.isfinite(pct) or pct <= 0:
-        return "95% CI"
-    return f"{round(pct * 100 if pct <= 1 else pct, 6):g}% CI"
 
 
 def _format_cell(value: float, fmt: str) -> str:
@@ -115,7 +103,7 @@ def plot_ratings(lb: Leaderboard, path: Path | str) -> None:
             upper[has_ci],
             color="tab:blue",
             lw=1.5,
-            label=_level_label(lb.params),
+            label=ci_label(lb.params),
         )
     ax.plot(rating, y, "o", color="tab:blue", markersize=4 if n > 60 else 5, label="rating")
     ax.set_yticks(y, names, fontsize=_label_fontsize(n))
