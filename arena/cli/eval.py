@@ -261,7 +261,7 @@ def _emit(text: str, output: str | None) -> None:
     if output in (None, "-"):
         sys.stdout.write(text)
     else:
-        from arena.report.exports import write_atomic
+        from arena.io import write_atomic
 
         write_atomic(Path(output), text.encode("utf-8"))
 
@@ -415,18 +415,18 @@ def _refuse_if_all_failed(results: EvalResults, output: Path) -> None:
 
 def _first_error(output: Path) -> str:
     """The first error recorded in the run's sample logs (one line, shortened)."""
-    import json
+    from arena.io import JsonlLineError, iter_jsonl
 
     for log in sorted((output / "samples").glob("*/*.jsonl")):
         with log.open(encoding="utf-8") as f:
-            for line in f:
-                try:
-                    error = json.loads(line).get("error")
-                except ValueError:
-                    continue
-                if error:
-                    text = " ".join(str(error).split())
-                    return text if len(text) <= 300 else text[:297] + "..."
+            try:
+                for _, record in iter_jsonl(f):
+                    error = record.get("error")
+                    if error:
+                        text = " ".join(str(error).split())
+                        return text if len(text) <= 300 else text[:297] + "..."
+            except JsonlLineError:
+                continue  # a torn line (a killed run): the next log may say more
     return "none recorded"
 
 
