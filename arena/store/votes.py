@@ -28,9 +28,11 @@ from sqlalchemy import bindparam as param
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from arena.outcomes import Outcome
 from arena.store._sql import rowcount
 from arena.store.errors import (
     AlreadyVoted,
+    BattleFailed,
     BattleNotReady,
     InvalidOutcome,
     UnknownBattle,
@@ -210,6 +212,8 @@ def _not_votable(session: Session, battle_id: int) -> VoteError:
         # (Ready yet with a vote: only a hand-edited database gets here; the constraint
         # kept the second vote out all the same.)
         return AlreadyVoted(f"battle {battle_id} already has its vote")
+    if status == BattleStatus.FAILED.value:
+        return BattleFailed(f"battle {battle_id} failed, it takes no vote")
     return BattleNotReady(f"battle {battle_id} is {status}, it can be voted on once ready")
 
 
@@ -287,13 +291,14 @@ def vote_stats(session: Session) -> VoteStats:
         .join(Battle, Vote.battle_id == Battle.id)
         .group_by(Battle.model_a_id, Battle.model_b_id, Vote.outcome)
     )
+    a_won, b_won = Outcome.A.label, Outcome.B.label
+    draws = {Outcome.TIE.label: "ties", Outcome.BOTH_BAD.label: "both_bad"}
     for a_id, b_id, outcome, count in session.execute(by_pair):
         outcomes[outcome] += count
-        for model_id, won, lost in ((a_id, "model_a", "model_b"), (b_id, "model_b", "model_a")):
+        for model_id, won, lost in ((a_id, a_won, b_won), (b_id, b_won, a_won)):
             tally = tallies.setdefault(names[model_id], Counter())
             tally["votes"] += count
-            key = {won: "wins", lost: "losses", "tie": "ties", "tie (bothbad)": "both_bad"}[outcome]
-            tally[key] += count
+            tally[{won: "wins", lost: "losses", **draws}[outcome]] += count
     per_model = sorted(
         (
             ModelTally(
