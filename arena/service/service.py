@@ -70,6 +70,7 @@ from arena.service.sampling import (
 )
 from arena.store import (
     AlreadyVoted,
+    BattleFailed,
     BattleNotReady,
     BattleStatus,
     DatabaseFault,
@@ -79,6 +80,7 @@ from arena.store import (
     Session,
     StoreError,
     UnknownBattle,
+    UnknownModel,
     VoteError,
     VoteStats,
     add_turn,
@@ -95,6 +97,7 @@ from arena.store import (
     upsert_models,
     vote_stats,
 )
+from arena.store import update_model as store_update_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -898,11 +901,9 @@ class ArenaService:
             raise UnknownBattle("this round is unknown: start a new round") from None
         except AlreadyVoted:
             raise AlreadyVoted("this round already has its vote: start a new round") from None
-        except BattleNotReady as error:
-            if "failed" in str(error):
-                raise BattleNotReady(
-                    "this round failed and takes no vote: start a new round"
-                ) from None
+        except BattleFailed:
+            raise BattleFailed("this round failed and takes no vote: start a new round") from None
+        except BattleNotReady:
             raise BattleNotReady("wait until both answers are complete, then vote") from None
         if self._board is not None:
             self._board.note_vote()  # a board showing "No votes yet" is stale now
@@ -1058,23 +1059,18 @@ class ArenaService:
         UserError
             Unknown model, negative weight, or a codename another model has.
         """
-        with self._write() as session:
-            rows = {m.name: m for m in list_models(session)}
-            if name not in rows:
-                raise UserError(f"unknown model {name!r}")
-            row = rows[name]
-            spec = {
-                "name": row.name,
-                "display_name": row.display_name,
-                "organization": row.organization,
-                "licence": row.licence,
-                "backend": dict(row.backend),
-                "codename": row.codename if codename is _KEEP else (codename or None),
-                "active": row.active if active is None else bool(active),
-                "sampling_weight": row.sampling_weight if weight is None else float(weight),
-                "family": row.family,
-            }
-            upsert_models(session, [spec])
+        changes: dict[str, Any] = {}
+        if weight is not None:
+            changes["sampling_weight"] = weight
+        if active is not None:
+            changes["active"] = bool(active)
+        if codename is not _KEEP:
+            changes["codename"] = codename or None
+        try:
+            with self._write() as session:
+                store_update_model(session, name, **changes)
+        except UnknownModel:
+            raise UnknownModel(f"unknown model {name!r}") from None
         self._catalog(fresh=True)  # a change: word list rebuilt, boards refreshed
 
     def reveal(self, name: str) -> None:

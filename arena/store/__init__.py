@@ -31,7 +31,7 @@ from arena.store.battles import (
     set_answers,
     start_generation,
 )
-from arena.store.catalog import ModelSpec, get_models, list_models, upsert_models
+from arena.store.catalog import ModelSpec, get_models, list_models, update_model, upsert_models
 from arena.store.engine import (
     ENV_VAR,
     Engine,
@@ -46,6 +46,7 @@ from arena.store.engine import (
 )
 from arena.store.errors import (
     AlreadyVoted,
+    BattleFailed,
     BattleNotReady,
     DatabaseBusy,
     DatabaseFault,
@@ -165,6 +166,7 @@ __all__ = [
     "VOTE_COLUMNS",
     "AlreadyVoted",
     "Battle",
+    "BattleFailed",
     "BattleNotReady",
     "BattleStatus",
     "Conversation",
@@ -223,6 +225,7 @@ __all__ = [
     "start_generation",
     "store_eval_results",
     "store_judge_battles",
+    "update_model",
     "upgrade",
     "upsert_models",
     "vote_counts",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sqlalchemy import Table, exc, select, update
@@ -20,7 +20,7 @@ from arena.store._sql import upsert_insert, violates
 from arena.store.errors import StoreError, UnknownModel
 from arena.store.schema import Model, utcnow
 
-__all__ = ["ModelSpec", "get_models", "list_models", "upsert_models"]
+__all__ = ["ModelSpec", "get_models", "list_models", "update_model", "upsert_models"]
 
 
 @dataclass(frozen=True)
@@ -204,3 +204,44 @@ def list_models(session: Session, *, active_only: bool = False) -> list[Model]:
     if active_only:
         query = query.where(Model.active.is_(True), Model.sampling_weight > 0)
     return list(session.scalars(query))
+
+
+#: What :func:`update_model` may change (the rest comes from the models file only).
+UPDATABLE = frozenset({"codename", "active", "sampling_weight"})
+
+
+def update_model(session: Session, name: str, **changes: Any) -> Model:
+    """Change some settings of one stored model, keeping every other column as stored.
+
+    ``changes`` are :data:`UPDATABLE` fields of :class:`ModelSpec` (``codename=None``
+    reveals a preview). They are validated like a models-file entry and written with
+    :func:`upsert_models`, so a codename another model has is refused the same way.
+
+    Raises
+    ------
+    UnknownModel
+        No model is called ``name``.
+    StoreError
+        A field that cannot be changed here, a bad value, or a codename already taken;
+        nothing is written then.
+    """
+    unknown = sorted(set(changes) - UPDATABLE)
+    if unknown:
+        raise StoreError(
+            f"cannot change {', '.join(unknown)} of a model here; "
+            f"expected {', '.join(sorted(UPDATABLE))}"
+        )
+    (row,) = get_models(session, [name])
+    stored = ModelSpec(
+        name=row.name,
+        display_name=row.display_name,
+        organization=row.organization,
+        licence=row.licence,
+        backend=dict(row.backend),
+        codename=row.codename,
+        active=row.active,
+        sampling_weight=row.sampling_weight,
+        family=row.family,
+    )
+    (updated,) = upsert_models(session, [replace(stored, **changes)])
+    return updated

@@ -11,6 +11,7 @@ from arena.errors import UserError
 
 __all__ = [
     "AlreadyVoted",
+    "BattleFailed",
     "BattleNotReady",
     "DatabaseBusy",
     "DatabaseFault",
@@ -72,6 +73,10 @@ class UnknownBattle(VoteError):
 
 class BattleNotReady(VoteError):
     """The battle exists but is not ready for a vote (still generating, or failed)."""
+
+
+class BattleFailed(BattleNotReady):
+    """The battle failed (an answer was not whole, or it was stopped): it never takes a vote."""
 
 
 class AlreadyVoted(VoteError):

@@ -27,12 +27,16 @@ from arena.service import (
 from arena.store import (
     AlreadyVoted,
     Battle,
+    BattleFailed,
     BattleNotReady,
     SchemaNotCurrent,
+    StoreError,
     UnknownBattle,
     Vote,
     get_battle,
+    get_models,
     make_sessionmaker,
+    update_model,
 )
 
 from .conftest import SECRET_NAMES, battle_id, write_models
@@ -298,8 +302,9 @@ backend = "fake"
             assert "temporarily unavailable" in last.text and "start a new round" in last.text
             assert "fake-broken" not in last.text
             assert battle.status == "failed" and "fake-broken" in (battle.error or "")
-            with pytest.raises(BattleNotReady, match="failed"):
+            with pytest.raises(BattleNotReady, match="failed") as refused:
                 service.vote(last.round, VOTER, Choice.A)
+            assert isinstance(refused.value, BattleFailed)  # typed, not told by its text
         else:
             assert last.kind == "done"
             service.vote(last.round, VOTER, Choice.A)
@@ -470,3 +475,23 @@ def test_vote_stats_and_export(service: ArenaService) -> None:
     csv = service.export_votes("csv").decode()
     assert csv.startswith("model_a,model_b,winner") and csv.count("\n") == 3
     assert service.export_votes("jsonl").decode().count("\n") == 2
+
+
+def test_admin_change_keeps_every_other_stored_column(service: ArenaService) -> None:
+    with service._sessions() as session:
+        (before,) = get_models(session, ["fake-beta"])
+        kept = (before.display_name, before.organization, dict(before.backend), before.active)
+    service.update_model("fake-beta", weight=2.5, codename="heron")
+    with service._sessions() as session:
+        (after,) = get_models(session, ["fake-beta"])
+        assert (after.sampling_weight, after.codename) == (2.5, "heron")
+        assert (after.display_name, after.organization, dict(after.backend), after.active) == kept
+    with pytest.raises(StoreError, match="sampling_weight must be a number >= 0"):
+        service.update_model("fake-beta", weight=-1.0)
+    with pytest.raises(StoreError, match="codename"):  # another model's codename
+        service.update_model("fake-alpha", codename="heron")
+    with service._sessions() as session:
+        with pytest.raises(StoreError, match="cannot change display_name"):
+            update_model(session, "fake-beta", display_name="Beta")
+        (unchanged,) = get_models(session, ["fake-beta"])
+        assert (unchanged.sampling_weight, unchanged.codename) == (2.5, "heron")
