@@ -554,108 +554,11 @@ def _parse_task(r: _Reader, base: Path) -> TaskSpec:
             f"unknown processor '{processor_name}'; registered: "
             f"{', '.join(processors()) or 'none'}",
         )
-    choices: tuple[Template, ...] = ()
-    labels: tuple[str, ...] = ()
-    if kind == "multiple_choice":
-        raw = r.get(
-            "choices",
-            lambda v: (
-                (isinstance(v, list) and len(v) >= 2 and all(isinstance(s, str) for s in v))
-                or isinstance(v, str)
-            ),
-            "an array of at least two strings, or a template giving a list such as '{endings}'",
-            _REQUIRED,
-        )
-        try:
-            choices = tuple(Template(s) for s in ([raw] if isinstance(raw, str) else raw))
-        except TemplateError as exc:
-            raise r.fail("choices", f"bad template: {exc}") from None
-        labels = r.strs("labels")
-        if target is None:
-            raise r.fail(
-                "target", "missing; expected a template giving the correct choice's index or label"
-            )
-    elif kind in ("generate",) and target is None:
-        raise r.fail("target", "missing; expected a template giving the reference answer")
-
-    fewshot = FewShotSpec()
-    fs = r.table("fewshot")
-    if fs is not None:
-        fs_ds = fs.table("dataset")
-        fewshot = FewShotSpec(
-            n=fs.int_("n", 0),
-            dataset=_parse_dataset(fs_ds, base) if fs_ds is not None else None,
-            sampler=fs.get(
-                "sampler", lambda v: v in ("first", "random"), "'first' or 'random'", "first"
-            ),
-            separator=fs.str_("separator", "\n\n"),
-            target=fs.template("target"),
-        )
-        fs.done()
-
-    generation = GenerationSpec()
-    g = r.table("generation")
-    if g is not None:
-        generation = GenerationSpec(
-            stop=g.strs("stop"),
-            max_new_tokens=g.int_("max_new_tokens", 256, minimum=1),
-            temperature=g.num("temperature", 0.0),
-            top_p=g.num("top_p", 1.0, strict=True),
-            samples=g.int_("samples", 1, minimum=1),
-        )
-        if any(s == "" for s in generation.stop):
-            raise g.fail("stop", "stop sequences must not be empty strings")
-        if not generation.top_p <= 1.0:
-            raise g.fail("top_p", f"expected a number in (0, 1], got {generation.top_p}")
-        g.done()
-
-    code = None
-    c = r.table("code")
-    if kind == "code":
-        if c is None:
-            raise r.fail("code", "missing; expected a table with at least 'program'")
-        program = c.template("program", _REQUIRED)
-        assert program is not None
-        if "completion" not in program.fields:
-            raise c.fail("program", "the program template must use {completion}")
-        k = c.get(
-            "k",
-            lambda v: (
-                isinstance(v, list) and bool(v) and all(isinstance(x, int) and x >= 1 for x in v)
-            ),
-            "an array of integers >= 1",
-            [1],
-        )
-        code = CodeSpec(
-            program,
-            timeout=c.num("timeout", 10.0, strict=True),
-            memory_mb=c.int_("memory_mb", 1024, minimum=16),
-            k=tuple(k),
-        )
-        c.done()
-        if max(code.k) > generation.samples:
-            raise r.fail("code.k", f"pass@{max(code.k)} needs generation.samples >= {max(code.k)}")
-    elif c is not None:
-        raise r.fail("code", f"only code tasks take a [code] table, this is a {kind} task")
-
-    scorer_specs: tuple[ScorerSpec, ...] = ()
-    raw_scorers = r.get(
-        "scorers", lambda v: isinstance(v, list), "an array of scorer names or tables", []
-    )
-    if kind == "generate":
-        if not raw_scorers:
-            raise r.fail(
-                "scorers",
-                'missing; a generate task needs at least one scorer, e.g. ["exact_match"]',
-            )
-        scorer_specs = tuple(_parse_scorer(v, r, i) for i, v in enumerate(raw_scorers, start=1))
-        metrics = [s.metric for s in scorer_specs]
-        if len(set(metrics)) != len(metrics):
-            raise r.fail(
-                "scorers", "two scorers give the same metric name; set 'metric' to tell them apart"
-            )
-    elif raw_scorers:
-        raise r.fail("scorers", f"only generate tasks take scorers, this is a {kind} task")
+    choices, labels = _parse_choices(r, kind, target)
+    fewshot = _parse_fewshot(r, base)
+    generation = _parse_generation(r)
+    code = _parse_code(r, kind, generation)
+    scorer_specs = _parse_scorers(r, kind)
     headline = r.str_("headline", None, nonempty=True)
     r.done()
     spec = TaskSpec(
@@ -682,3 +585,127 @@ def _parse_task(r: _Reader, base: Path) -> TaskSpec:
             f"'{headline}' is not a metric of this task; its metrics: {', '.join(spec.metrics)}",
         )
     return spec
+
+
+def _parse_choices(
+    r: _Reader, kind: str, target: Template | None
+) -> tuple[tuple[Template, ...], tuple[str, ...]]:
+    """A multiple-choice task's choices and labels (none for other kinds); checks ``target``."""
+    if kind == "multiple_choice":
+        raw = r.get(
+            "choices",
+            lambda v: (
+                (isinstance(v, list) and len(v) >= 2 and all(isinstance(s, str) for s in v))
+                or isinstance(v, str)
+            ),
+            "an array of at least two strings, or a template giving a list such as '{endings}'",
+            _REQUIRED,
+        )
+        try:
+            choices = tuple(Template(s) for s in ([raw] if isinstance(raw, str) else raw))
+        except TemplateError as exc:
+            raise r.fail("choices", f"bad template: {exc}") from None
+        labels = r.strs("labels")
+        if target is None:
+            raise r.fail(
+                "target", "missing; expected a template giving the correct choice's index or label"
+            )
+        return choices, labels
+    if kind in ("generate",) and target is None:
+        raise r.fail("target", "missing; expected a template giving the reference answer")
+    return (), ()
+
+
+def _parse_fewshot(r: _Reader, base: Path) -> FewShotSpec:
+    """The ``[fewshot]`` table (defaults: no examples)."""
+    fs = r.table("fewshot")
+    if fs is None:
+        return FewShotSpec()
+    fs_ds = fs.table("dataset")
+    fewshot = FewShotSpec(
+        n=fs.int_("n", 0),
+        dataset=_parse_dataset(fs_ds, base) if fs_ds is not None else None,
+        sampler=fs.get(
+            "sampler", lambda v: v in ("first", "random"), "'first' or 'random'", "first"
+        ),
+        separator=fs.str_("separator", "\n\n"),
+        target=fs.template("target"),
+    )
+    fs.done()
+    return fewshot
+
+
+def _parse_generation(r: _Reader) -> GenerationSpec:
+    """The ``[generation]`` table (defaults: greedy, 256 new tokens, one sample)."""
+    g = r.table("generation")
+    if g is None:
+        return GenerationSpec()
+    generation = GenerationSpec(
+        stop=g.strs("stop"),
+        max_new_tokens=g.int_("max_new_tokens", 256, minimum=1),
+        temperature=g.num("temperature", 0.0),
+        top_p=g.num("top_p", 1.0, strict=True),
+        samples=g.int_("samples", 1, minimum=1),
+    )
+    if any(s == "" for s in generation.stop):
+        raise g.fail("stop", "stop sequences must not be empty strings")
+    if not generation.top_p <= 1.0:
+        raise g.fail("top_p", f"expected a number in (0, 1], got {generation.top_p}")
+    g.done()
+    return generation
+
+
+def _parse_code(r: _Reader, kind: str, generation: GenerationSpec) -> CodeSpec | None:
+    """A code task's ``[code]`` table (required there, refused elsewhere)."""
+    c = r.table("code")
+    if kind != "code":
+        if c is not None:
+            raise r.fail("code", f"only code tasks take a [code] table, this is a {kind} task")
+        return None
+    if c is None:
+        raise r.fail("code", "missing; expected a table with at least 'program'")
+    program = c.template("program", _REQUIRED)
+    assert program is not None
+    if "completion" not in program.fields:
+        raise c.fail("program", "the program template must use {completion}")
+    k = c.get(
+        "k",
+        lambda v: (
+            isinstance(v, list) and bool(v) and all(isinstance(x, int) and x >= 1 for x in v)
+        ),
+        "an array of integers >= 1",
+        [1],
+    )
+    code = CodeSpec(
+        program,
+        timeout=c.num("timeout", 10.0, strict=True),
+        memory_mb=c.int_("memory_mb", 1024, minimum=16),
+        k=tuple(k),
+    )
+    c.done()
+    if max(code.k) > generation.samples:
+        raise r.fail("code.k", f"pass@{max(code.k)} needs generation.samples >= {max(code.k)}")
+    return code
+
+
+def _parse_scorers(r: _Reader, kind: str) -> tuple[ScorerSpec, ...]:
+    """A generate task's scorers (at least one, metric names distinct); refused elsewhere."""
+    raw_scorers = r.get(
+        "scorers", lambda v: isinstance(v, list), "an array of scorer names or tables", []
+    )
+    if kind != "generate":
+        if raw_scorers:
+            raise r.fail("scorers", f"only generate tasks take scorers, this is a {kind} task")
+        return ()
+    if not raw_scorers:
+        raise r.fail(
+            "scorers",
+            'missing; a generate task needs at least one scorer, e.g. ["exact_match"]',
+        )
+    scorer_specs = tuple(_parse_scorer(v, r, i) for i, v in enumerate(raw_scorers, start=1))
+    metrics = [s.metric for s in scorer_specs]
+    if len(set(metrics)) != len(metrics):
+        raise r.fail(
+            "scorers", "two scorers give the same metric name; set 'metric' to tell them apart"
+        )
+    return scorer_specs
