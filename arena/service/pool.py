@@ -1,14 +1,14 @@
 """The models this server process can run: one backend each, loaded in the background.
 
-The pool is made from the models file. Making the pool costs nothing: each model's
-backend is *created* as well as loaded in that model's daemon thread
-(:class:`DeferredBackend`), because creating one imports its implementation, and for a
-local model that is torch and transformers (seconds, more on a busy machine). Created in
-the page's thread, as it once was, that held the first page of ``arena serve`` for
-about 12 s. A model is ``loading`` until its backend is created and ready, ``ready``
-after, or ``failed`` (a missing package, missing weights, ...) with the reason, which
-only the admin page shows. A failed model is never drawn for a battle; the others keep
-serving.
+The pool is made from the models file. Making the pool costs nothing: the backends are
+*created* in a background thread (``model-pool``, one after another), which then starts
+each model's load in its own daemon thread (:class:`DeferredBackend`). Creating a
+backend imports its implementation, and for a local model that is torch and
+transformers (seconds, more on a busy machine); created in the page's thread, as they
+once were, they held the first page of ``arena serve`` for about 12 s. A model is
+``loading`` until its backend is created and ready, ``ready`` after, or ``failed`` (a
+missing package, missing weights, ...) with the reason, which only the admin page shows.
+A failed model is never drawn for a battle; the others keep serving.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def model_spec(config: ModelConfig) -> dict[str, Any]:
 
 
 class DeferredBackend:
-    """A model's backend, created on first need (its loading thread), then delegated to.
+    """A model's backend, created on first need (the pool's thread), then delegated to.
 
     It is a :class:`~arena.backends.Backend` itself, so a battle can be set up with a
     model whose backend does not exist yet: :attr:`ready` is False until the backend is
@@ -114,6 +114,10 @@ class DeferredBackend:
                 backend.close()
             self._backend = backend
             return backend
+
+    def create(self) -> None:
+        """Make the backend now (blocking; it imports the implementation), not its model."""
+        self._made()
 
     @property
     def created(self) -> bool:
@@ -210,10 +214,10 @@ class ModelPool:
     configs:
         The models file's entries.
     backends:
-        Ready-made backends by name (tests); the others are created from ``configs``,
-        each in its loading thread (:class:`DeferredBackend`).
+        Ready-made backends by name (tests); the others are created from ``configs``
+        in the pool's background thread (:class:`DeferredBackend`).
     load:
-        Start loading every backend in the background now.
+        Start making and loading every backend in the background now (:meth:`load_all`).
     """
 
     def __init__(
@@ -228,6 +232,7 @@ class ModelPool:
         self._futures: dict[str, Future[None]] = {}
         self._errors: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._started = False
         given = dict(backends or {})
         for config in configs:
             # Never created here: this runs in the first page's script run.
@@ -239,10 +244,31 @@ class ModelPool:
             self.load_all()
 
     def load_all(self) -> None:
-        """Start loading every backend in the background (once)."""
+        """Start making and loading every backend in the background (once).
+
+        One thread makes the backends one after another (the first of a kind imports
+        its packages: two threads importing torch and transformers at once only contend
+        for the same import locks), then starts each model's load in its own thread, so
+        the weights of the models load side by side.
+        """
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._make_then_load, name="model-pool", daemon=True).start()
+
+    def _make_then_load(self) -> None:
+        for name, backend in self._backends.items():
+            if isinstance(backend, DeferredBackend):
+                try:
+                    backend.create()
+                except BaseException as error:  # the model fails; the others go on
+                    log.warning("model %s cannot be used: %s", name, error)
+                    with self._lock:
+                        self._errors[name] = str(error)
         for name, backend in self._backends.items():
             with self._lock:
-                if name in self._futures:
+                if name in self._errors or name in self._futures:
                     continue
                 future = backend.load_async()
                 self._futures[name] = future
