@@ -415,7 +415,7 @@ def _output_format(args: argparse.Namespace, default: str) -> str:
 
 def run_leaderboard(args: argparse.Namespace) -> int:
     """Compute and export a leaderboard; returns the exit status."""
-    from arena.leaderboard import compute_leaderboard
+    from arena.leaderboard import FitSpec, compute_leaderboard
     from arena.ratings.scale import RatingScale
     from arena.report.exports import write_leaderboard
 
@@ -429,7 +429,17 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         scale = RatingScale(args.scale, args.base, args.offset)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    ci = args.ci or ("none" if args.method == "elo" else "sandwich")
+    spec = FitSpec(  # checked here, before a large file is read
+        method=args.method,
+        ci=args.ci or ("none" if args.method == "elo" else "sandwich"),
+        rounds=args.rounds,
+        seed=args.seed,
+        level=args.level,
+        anchor=args.anchor,
+        style_control=args.style_control,
+        scale=scale,
+        k_factor=args.k,
+    )
     if args.method == "elo":
         from arena.ratings.elo import preload
 
@@ -448,15 +458,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", ArenaWarning)
         lb = compute_leaderboard(
             battles,
-            method=args.method,
-            ci=ci,
-            rounds=args.rounds,
-            seed=args.seed,
-            level=args.level,
-            anchor=args.anchor,
-            style_control=args.style_control,
-            scale=scale,
-            k_factor=args.k,
+            spec,
             progress=not args.quiet and sys.stderr.isatty(),
             inputs=inputs,
             filters=filters,
