@@ -429,18 +429,14 @@ def _check_run_dir(output: Path, run_config: dict[str, Any], resume: bool) -> No
     write_atomic(output / RUN_FILE, settings.encode())
 
 
-def evaluate(
-    suite: Suite,
-    models: Sequence[ModelConfig],
-    *,
-    output: Path | None = None,
-    options: RunOptions = RunOptions(),
-    resume: bool = False,
-    factory: BackendFactory = create_backend,
-) -> EvalResults:
-    """Run every task of ``suite`` on every model; see the module docstring."""
-    if not models:
-        raise UserError("no models to evaluate: name at least one with --model")
+def _selected_tasks(suite: Suite, options: RunOptions) -> tuple[TaskSpec, ...]:
+    """The tasks ``options`` selects (all by default), once the options are checked.
+
+    Raises
+    ------
+    UserError
+        A selected task the suite does not have, or options that do not go together.
+    """
     tasks = suite.tasks
     if options.tasks:
         unknown = [t for t in options.tasks if t not in {x.name for x in tasks}]
@@ -456,6 +452,22 @@ def evaluate(
         )
     if options.fewshot_as_turns and not options.chat_template:
         raise UserError("--fewshot-as-turns needs --chat-template (turns only exist in a chat)")
+    return tasks
+
+
+def evaluate(
+    suite: Suite,
+    models: Sequence[ModelConfig],
+    *,
+    output: Path | None = None,
+    options: RunOptions = RunOptions(),
+    resume: bool = False,
+    factory: BackendFactory = create_backend,
+) -> EvalResults:
+    """Run every task of ``suite`` on every model; see the module docstring."""
+    if not models:
+        raise UserError("no models to evaluate: name at least one with --model")
+    tasks = _selected_tasks(suite, options)
     runners = [
         ModelRunner(
             m,

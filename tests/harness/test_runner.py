@@ -310,3 +310,29 @@ def test_report_against_a_leaderboard(tmp_path: Path) -> None:
     assert report.spearman == pytest.approx(0.8)
     text = render_report(report, "md")
     assert "Spearman 0.800" in text and "b (+1)" in text
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            dataclasses.replace(QUIET, tasks=("smoke_mc", "nope")),
+            "suite 'smoke' has no task 'nope'; its tasks: smoke_mc, smoke_gen",
+        ),
+        (
+            dataclasses.replace(QUIET, multiple_choice="guess"),
+            "multiple_choice must be 'loglikelihood' or 'letter', not 'guess'",
+        ),
+        (
+            dataclasses.replace(QUIET, fewshot_as_turns=True, chat_template=False),
+            "--fewshot-as-turns needs --chat-template",
+        ),
+    ],
+)
+def test_bad_task_selection_and_options_stop_before_any_request(
+    tmp_path: Path, fake_models: list[ModelConfig], options: RunOptions, message: str
+) -> None:
+    with pytest.raises(UserError) as info:
+        evaluate(load_suite("smoke"), fake_models, output=tmp_path / "run", options=options)
+    assert str(info.value).startswith(message)
+    assert not (tmp_path / "run").exists()  # nothing written
