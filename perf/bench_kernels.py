@@ -12,7 +12,8 @@ its own fresh process (the battles are read first and not timed) and reports:
 Cases: binning battles into (pair, outcome) cells and the per-model tallies (what
 ``arena.ratings.pairs`` does with numpy now), one style-control likelihood pass with
 gradient and information (``arena.ratings.style._style_pass``), and the online Elo loop
-(numba in ``arena.ratings.elo``; pure Python for comparison). The numba versions of the
+(the C extension ``arena.ratings._elo`` that ``arena.ratings.elo`` uses, its numba
+fallback, and pure Python for comparison). The numba versions of the
 first three are the kernels the package used before (kept here, in perf/, to measure).
 Every numba case runs twice; the first may compile (a cold cache), the second is what
 every later process pays, and is the one reported.
@@ -40,6 +41,7 @@ CASES = (
     "tally-numba",
     "style-numpy",
     "style-numba",
+    "elo-c",
     "elo-numba",
     "elo-python",
 )
@@ -144,6 +146,13 @@ def child(case: str) -> dict[str, float]:
         import numba  # noqa: F401
 
         t_import = time.perf_counter() - t
+    elif impl == "c":
+        import arena.ratings  # noqa: F401  (the package's own import is not the kernel's cost)
+
+        t = time.perf_counter()
+        from arena.ratings import _elo
+
+        t_import = time.perf_counter() - t
     if kind in ("bin", "tally"):
         from arena.ratings import pairs
 
@@ -187,11 +196,20 @@ def child(case: str) -> dict[str, float]:
                 info = np.zeros((n + f, n + f))
                 return kernel(rows.a, rows.b, rows.z, rows.nw, rows.y, x, n, grad, info)
     else:  # elo
-        if impl == "numba":
-            from arena.ratings.elo import online_elo
+        if impl in ("c", "numba"):
+            from arena.ratings import elo
+
+            kernel = elo._compiled() if impl == "c" else elo.numba_kernel()
+            if impl == "c":
+                assert kernel is _elo.elo_loop, "the C extension is not built"
+            a64, b64 = np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64)
+            score = np.array([1.0, 0.0, 0.5, 0.5])[o]
+            kw = np.full(len(a), 4.0)
 
             def call() -> Any:
-                return online_elo(n, a, b, o)
+                ratings = np.full(n, 1000.0)
+                kernel(a64, b64, score, kw, ratings, 400.0, 10.0)
+                return ratings
         else:
             import math
 
@@ -217,7 +235,7 @@ def child(case: str) -> dict[str, float]:
         call()
         steady.append(time.perf_counter() - t)
     med = statistics.median(steady)
-    load = t_import + max(0.0, first - med) if impl == "numba" else 0.0
+    load = t_import + max(0.0, first - med) if impl in ("numba", "c") else 0.0
     return {"import": t_import, "first": first, "call": med, "load": load}
 
 
