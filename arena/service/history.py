@@ -32,7 +32,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from arena.service.leaderboard import PublicNames
+from arena.service._ttl import TTLCache
+from arena.service.catalog import PublicNames
 from arena.store import SessionFactory
 from arena.store.catalog import list_models
 from arena.store.schema import Model
@@ -161,27 +162,24 @@ class BoardHistory:
     ) -> None:
         self._sessions = read_sessions
         self.ttl_s = ttl_s
-        self._clock = clock
         self._lock = threading.Lock()
-        self._state: tuple[float, tuple[SnapshotSummary, ...], dict[str, str]] | None = None
+        self._state: TTLCache[None, tuple[tuple[SnapshotSummary, ...], dict[str, str]]] = (
+            TTLCache(ttl_s, clock=clock)
+        )
         self._rows: OrderedDict[int, tuple[str, ...]] = OrderedDict()
 
     def invalidate(self) -> None:
         """Read the snapshots again at the next call (a snapshot was just stored)."""
-        with self._lock:
-            self._state = None
+        self._state.invalidate()
 
-    def _current(self) -> tuple[tuple[SnapshotSummary, ...], dict[str, str]]:
-        with self._lock:
-            state = self._state
-            if state is not None and self._clock() - state[0] < self.ttl_s:
-                return state[1], state[2]
+    def _read_state(self) -> tuple[tuple[SnapshotSummary, ...], dict[str, str]]:
         with self._sessions() as session:
             snapshots = tuple(s for s in list_snapshots(session) if s.source == BOARD_SOURCE)
             aliases = public_aliases(list_models(session))
-        with self._lock:
-            self._state = (self._clock(), snapshots, aliases)
         return snapshots, aliases
+
+    def _current(self) -> tuple[tuple[SnapshotSummary, ...], dict[str, str]]:
+        return self._state.get(None, self._read_state)
 
     def snapshots(self) -> tuple[SnapshotSummary, ...]:
         """The web app's snapshots, oldest first (empty: the page shows no history)."""

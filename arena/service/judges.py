@@ -9,14 +9,13 @@ only renames, caches and formats. Judge battles change only when a run is stored
 are few (every pair of models on each prompt), so a judge's board is computed on demand
 in the calling thread and kept for the leaderboard's TTL.
 
-Every name is public (:class:`arena.service.leaderboard.PublicNames`): a preview model,
+Every name is public (:class:`arena.service.catalog.PublicNames`): a preview model,
 judge or contestant, appears under its codename.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,9 @@ from arena.battles import from_frame
 from arena.errors import UserError
 from arena.judge import RankAgreement, judge_leaderboard, rank_correlation
 from arena.records import Leaderboard
-from arena.service.leaderboard import BoardView, PublicNames
+from arena.service._ttl import TTLCache
+from arena.service.catalog import PublicNames
+from arena.service.leaderboard import BoardView
 from arena.store import SessionFactory, list_models
 from arena.store.judge import judge_battles_frame, list_judges
 
@@ -160,27 +161,17 @@ class JudgeLeaderboards:
     ) -> None:
         self._sessions = read_sessions
         self.ttl_s = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._judges: tuple[float, dict[str, str]] | None = None
-        self._boards: dict[str, tuple[float, JudgeBoard]] = {}
+        self._judges: TTLCache[None, dict[str, str]] = TTLCache(ttl_s, clock=clock)
+        self._boards: TTLCache[str, JudgeBoard] = TTLCache(ttl_s, clock=clock)
 
-    def _fresh(self, taken_at: float) -> bool:
-        return self._clock() - taken_at < self.ttl_s
+    def _read_judge_names(self) -> dict[str, str]:
+        with self._sessions() as session:
+            names = PublicNames.from_models(list_models(session))
+            return {names.of(j): j for j in list_judges(session)}
 
     def _judge_names(self) -> dict[str, str]:
         """Public name -> store name of every judge with stored battles."""
-        with self._lock:
-            cached = self._judges
-        if cached is not None and self._fresh(cached[0]):
-            return cached[1]
-        taken = self._clock()
-        with self._sessions() as session:
-            names = PublicNames.from_models(list_models(session))
-            judges = {names.of(j): j for j in list_judges(session)}
-        with self._lock:
-            self._judges = (taken, judges)
-        return judges
+        return self._judges.get(None, self._read_judge_names)
 
     def judges(self) -> tuple[str, ...]:
         """Public names of the judges with stored battles (empty: none stored)."""
@@ -198,21 +189,15 @@ class JudgeLeaderboards:
         if store_name is None:
             known = ", ".join(self.judges()) or "none"
             raise UserError(f"no battles of the judge {judge!r} are stored; judges: {known}")
-        with self._lock:
-            cached = self._boards.get(store_name)
-        if cached is not None and self._fresh(cached[0]):
-            return cached[1]
-        taken = self._clock()
+        return self._boards.get(store_name, lambda: self._read_board(store_name))
+
+    def _read_board(self, store_name: str) -> JudgeBoard:
         with self._sessions() as session:
             names = PublicNames.from_models(list_models(session))
             frame = judge_battles_frame(session, store_name)
-        view = build_judge_board(frame, store_name, names)
-        with self._lock:
-            self._boards[store_name] = (taken, view)
-        return view
+        return build_judge_board(frame, store_name, names)
 
     def invalidate(self) -> None:
         """Names changed (an admin reveal): read everything again on the next view."""
-        with self._lock:
-            self._judges = None
-            self._boards.clear()
+        self._judges.invalidate()
+        self._boards.invalidate()

@@ -36,7 +36,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +51,9 @@ from arena.errors import UserError
 from arena.leaderboard import compute_leaderboard
 from arena.records import Leaderboard
 from arena.report.notes import rank_note, style_control_refusal
+from arena.service.catalog import PublicNames
 from arena.service.categories import categorize
-from arena.store import Model, Session, SessionFactory, list_models, vote_counts
+from arena.store import Session, SessionFactory, list_models, vote_counts
 
 __all__ = ["DISPLAY_COLUMNS", "BoardView", "LiveLeaderboard", "PublicNames"]
 
@@ -71,43 +72,6 @@ DISPLAY_COLUMNS: tuple[str, ...] = (
 HEATMAP_MODELS = 15
 #: The style-controlled board is refreshed at most this often (seconds), at least the TTL.
 STYLE_MIN_TTL_S = 300.0
-_PREVIEW_ORGANIZATION = "Preview"
-
-
-@dataclass(frozen=True)
-class PublicNames:
-    """Public name and organization of each model, by store name."""
-
-    label: dict[str, str]
-    organization: dict[str, str]
-
-    @classmethod
-    def from_models(cls, rows: Iterable[Model]) -> PublicNames:
-        """Codename for previews (organization hidden), display name for the others."""
-        label: dict[str, str] = {}
-        organization: dict[str, str] = {}
-        used: set[str] = set()
-        for m in rows:
-            name = m.codename or m.display_name or m.name
-            base, n = name, 2
-            while name in used:  # two models showing the same name: number them
-                name = f"{base} #{n}"
-                n += 1
-            used.add(name)
-            label[m.name] = name
-            organization[m.name] = _PREVIEW_ORGANIZATION if m.codename else (m.organization or "")
-        return cls(label, organization)
-
-    def of(self, name: str) -> str:
-        """The public name (a model unknown to the store keeps its own name)."""
-        return self.label.get(name, name)
-
-    def relabel_text(self, text: str) -> str:
-        """Replace store names by public names in a message (longest names first)."""
-        for name in sorted(self.label, key=len, reverse=True):
-            if name != self.label[name]:
-                text = text.replace(name, self.label[name])
-        return text
 
 
 @dataclass(frozen=True)
@@ -269,7 +233,7 @@ def build_board(
     internal = lb.table
     public_table = internal.assign(model=[names.of(m) for m in internal["model"]])
     public = dataclasses.replace(
-        lb, table=public_table, warnings=tuple(names.relabel_text(w) for w in lb.warnings)
+        lb, columns=public_table, warnings=tuple(names.relabel_text(w) for w in lb.warnings)
     )
     relabelled = dataclasses.replace(battles, models=tuple(names.of(m) for m in battles.models))
     order = list(public_table["model"][:HEATMAP_MODELS])

@@ -31,10 +31,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from arena.backends import (
     Backend,
@@ -47,6 +47,7 @@ from arena.backends import (
 from arena.errors import UserError
 from arena.outcomes import WINNER_CODES
 from arena.service.admin import StoredFailures
+from arena.service.catalog import CATALOG_TTL_S, Catalog, CatalogEntry, public_label
 from arena.service.categories import categorize
 from arena.service.config import ServiceConfig
 from arena.service.errors import (
@@ -73,10 +74,8 @@ from arena.store import (
     BattleFailed,
     BattleNotReady,
     BattleStatus,
-    DatabaseFault,
     Engine,
     InvalidTransition,
-    Model,
     Session,
     StoreError,
     UnknownBattle,
@@ -107,52 +106,20 @@ if TYPE_CHECKING:
     from arena.service.judges import JudgeBoard, JudgeLeaderboards, RankAgreement
     from arena.service.leaderboard import BoardView, LiveLeaderboard
 
-__all__ = ["AdminModel", "ArenaService", "Availability", "PublicModel", "public_label"]
+__all__ = [
+    "CATALOG_TTL_S",
+    "AdminModel",
+    "ArenaService",
+    "Availability",
+    "PublicModel",
+    "public_label",
+]
 
 log = logging.getLogger(__name__)
 
 _KEEP: Any = object()
 
 
-class _Named(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def display_name(self) -> str: ...
-    @property
-    def codename(self) -> str | None: ...
-
-
-def public_label(model: _Named) -> str:
-    """What visitors may call a model: its codename while a preview, else its display name."""
-    return model.codename or model.display_name or model.name
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """A ``models`` row, detached (what the catalog cache holds)."""
-
-    name: str
-    display_name: str
-    organization: str | None
-    codename: str | None
-    active: bool
-    weight: float
-
-    @classmethod
-    def of(cls, m: Model) -> _Entry:
-        return cls(m.name, m.display_name, m.organization, m.codename, m.active, m.sampling_weight)
-
-    @property
-    def drawable(self) -> bool:
-        return self.active and self.weight > 0
-
-
-#: Seconds the model catalog is reused before it is read again: an admin change (weight,
-#: active flag, codename, reveal) made through another server replica applies here within
-#: this long, to the sampler, the reveal labels, the identity-leak word list and (by a
-#: refresh it starts) the leaderboard's public names.
-CATALOG_TTL_S = 2.0
 #: Visitors whose client address this process remembers (for the per-address limit).
 CLIENT_MEMO = 100_000
 #: Battles whose two model names this process remembers (saves reading them back).
@@ -270,8 +237,8 @@ class ArenaService:
         with self._sessions.begin() as session:
             upsert_models(session, [model_spec(c) for c in models], deactivate_missing=True)
         self.pool = ModelPool(models, backends=backends)
-        self._catalog_lock = threading.Lock()
-        self._catalog_cache: tuple[float, tuple[_Entry, ...]] | None = None
+        self.catalog = Catalog(self._read, self._catalog_changed)
+        self._memo_lock = threading.Lock()
         self._memo: OrderedDict[int, tuple[str, str]] = OrderedDict()
         self._detector_lock = threading.Lock()
         self._detector = self._build_detector()
@@ -355,37 +322,7 @@ class ArenaService:
 
     # -- models ------------------------------------------------------------------------
 
-    def _catalog(self, *, fresh: bool = False) -> tuple[_Entry, ...]:
-        """Every model row, reread at most every :data:`CATALOG_TTL_S` seconds."""
-        now = time.monotonic()
-        with self._catalog_lock:
-            cached = self._catalog_cache
-            if cached is not None and not fresh and now - cached[0] < CATALOG_TTL_S:
-                return cached[1]
-        try:
-            with self._read() as session:
-                entries = tuple(_Entry.of(m) for m in list_models(session))
-        except DatabaseFault:
-            if cached is None:
-                raise
-            return cached[1]  # (logged) the pages keep drawing; writes say what failed
-        with self._catalog_lock:
-            previous = self._catalog_cache
-            self._catalog_cache = (now, entries)
-        if previous is not None and previous[1] != entries:
-            self._catalog_changed(entries)
-        return entries
-
-    def _poll_catalog(self) -> None:
-        """Read the catalog if its TTL ran out (noticing another replica's admin changes).
-
-        For views that show names from caches of their own (the leaderboards, the
-        history): a database fault here is logged and left to the view's own reads.
-        """
-        with suppress(DatabaseFault):
-            self._catalog()
-
-    def _catalog_changed(self, entries: Sequence[_Entry]) -> None:
+    def _catalog_changed(self, entries: Sequence[CatalogEntry]) -> None:
         """Apply a changed catalog (this replica's admin change or another's) everywhere.
 
         The identity-leak word list is rebuilt (a new codename or name counts at once)
@@ -403,26 +340,18 @@ class ArenaService:
             self._history.invalidate()
 
     def _remember(self, battle_id: int, names: tuple[str, str]) -> None:
-        with self._catalog_lock:
+        with self._memo_lock:
             self._memo[battle_id] = names
             while len(self._memo) > BATTLE_MEMO:
                 self._memo.popitem(last=False)
 
     def _remembered(self, battle_id: int) -> tuple[str, str] | None:
-        with self._catalog_lock:
+        with self._memo_lock:
             return self._memo.get(battle_id)
 
-    def _label(self, name: str) -> str:
-        for fresh in (False, True):  # a model added meanwhile by another process: reread
-            for entry in self._catalog(fresh=fresh):
-                if entry.name == name:
-                    return public_label(entry)
-        return "an unlisted model"  # never the bare name: it could be a preview's
-
-    def _build_detector(self, entries: Sequence[_Entry] | None = None) -> LeakDetector:
+    def _build_detector(self, entries: Sequence[CatalogEntry] | None = None) -> LeakDetector:
         if entries is None:
-            with self._read() as session:
-                entries = tuple(_Entry.of(m) for m in list_models(session))
+            entries = self.catalog.read_entries()
         models: list[tuple[str, str | None, str | None, str | None]] = [
             (m.name, m.display_name, m.organization, m.codename) for m in entries
         ]
@@ -439,16 +368,17 @@ class ArenaService:
 
     def availability(self) -> Availability:
         """How many active models are ready, loading and failed (no names)."""
-        names = [m.name for m in self._catalog() if m.drawable]
+        names = [m.name for m in self.catalog.drawable()]
         states = [self.pool.state(n).state for n in names]
         return Availability(*(states.count(s) for s in ("ready", "loading", "failed")))
 
     def side_by_side_models(self) -> list[PublicModel]:
         """Active, non-preview models this server can run, for the side-by-side picker."""
-        rows = [m for m in self._catalog() if m.drawable]
+        rows = self.catalog.drawable()
         usable = self.pool.usable(m.name for m in rows)
+        names = self.catalog.public_names()
         return [
-            PublicModel(m.name, public_label(m), m.organization)
+            PublicModel(m.name, names.of(m.name), m.organization)
             for m in rows
             if m.name in usable and m.codename is None
         ]
@@ -540,7 +470,7 @@ class ArenaService:
 
         with self._read() as session:
             counts = vote_counts(session)
-        names = sorted({m.name for m in self._catalog() if m.drawable})
+        names = sorted({m.name for m in self.catalog.drawable()})
         counted = counts[counts["anony"] & ~counts["identity_leak"]]
         models = sorted(set(names) | set(counted["model_a"]) | set(counted["model_b"]))
         if len(models) < 2:
@@ -565,7 +495,7 @@ class ArenaService:
         """
         text = check_prompt(prompt, self.config.max_prompt_chars)
         self._rate(voter)
-        rows = [m for m in self._catalog() if m.drawable]
+        rows = self.catalog.drawable()
         usable = self.pool.usable(m.name for m in rows)
         candidates = [
             Candidate(m.name, m.weight, m.codename is not None) for m in rows if m.name in usable
@@ -887,7 +817,7 @@ class ArenaService:
                 f"unknown vote {choice!r}: expected one of {', '.join(c.value for c in Choice)}"
             ) from None
         battle_id = self._tickets.battle_id(round_.ticket, voter)
-        self._poll_catalog()  # another replica's new codename joins the word list first
+        self.catalog.poll()  # another replica's new codename joins the word list first
         detector = self.leak_detector
         try:
             names = self._remembered(battle_id)
@@ -907,7 +837,7 @@ class ArenaService:
             raise BattleNotReady("wait until both answers are complete, then vote") from None
         if self._board is not None:
             self._board.note_vote()  # a board showing "No votes yet" is stale now
-        labels = (self._label(names[0]), self._label(names[1]))
+        labels = (self.catalog.label(names[0]), self.catalog.label(names[1]))
         result = VoteResult(pick, pick.outcome, labels[0], labels[1], leak)
         return replace(round_, status="voted", vote=result, labels=labels)
 
@@ -937,7 +867,7 @@ class ArenaService:
         Names follow the catalog within :data:`CATALOG_TTL_S` (another replica's reveal
         or new codename starts a refresh); votes within the leaderboard TTL.
         """
-        self._poll_catalog()
+        self.catalog.poll()
         return self.leaderboard.board(
             category, style_control=style_control, wait=wait, source=source
         )
@@ -956,7 +886,7 @@ class ArenaService:
 
     def judges(self) -> tuple[str, ...]:
         """Public names of the judges with stored battles (empty: the page shows none)."""
-        self._poll_catalog()
+        self.catalog.poll()
         return self.judge_leaderboards.judges()
 
     def judge_board(self, judge: str) -> JudgeBoard:
@@ -999,7 +929,7 @@ class ArenaService:
 
     def history_models(self) -> tuple[str, ...]:
         """Public names of the newest snapshot's models, best first (empty: no snapshot)."""
-        self._poll_catalog()
+        self.catalog.poll()
         with database_faults():
             return self.board_history.models()
 
@@ -1071,7 +1001,7 @@ class ArenaService:
                 store_update_model(session, name, **changes)
         except UnknownModel:
             raise UnknownModel(f"unknown model {name!r}") from None
-        self._catalog(fresh=True)  # a change: word list rebuilt, boards refreshed
+        self.catalog.entries(fresh=True)  # a change: word list rebuilt, boards refreshed
 
     def reveal(self, name: str) -> None:
         """Announce a preview model: its real name replaces its codename everywhere."""
