@@ -131,4 +131,5 @@ serve-vllm: install vllm
 	echo "vllm serve $$dir"; \
 	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} $(VLLM_VENV)/bin/vllm serve "$$dir" \
 		--host $(HOST) --port $(VLLM_PORT) --dtype float32 --max-model-len 2048 \
-		--enforce-eager --enable-prefix-caching --served-model-name smollm2-135m-instruct
+		--enforce-eager --enable-prefix-caching --max-logprobs 1000 \
+		--served-model-name smollm2-135m-instruct

@@ -20,7 +20,14 @@ Each harness runs as its own fresh process, one after the other, in the order gi
 time (imports, data, requests, scoring, writing), and items/s is items over that time.
 The server is started once by the script (and stopped at the end) unless ``--base-url``
 names a running one; its prefix cache is warm after the first harness, so the order is
-reported. The machine's load average is recorded before and after.
+reported. The script's server allows ``--max-logprobs 1000`` and this harness asks the top
+1000 log-probabilities after each MMLU question (``next_token_logprobs``): one request
+per question scores all four letters, where SmolLM2-135M's letters are often outside
+vLLM's default top 20 (a question whose letters are not all there is echoed, as
+lm-eval does every choice). A ``--base-url`` server needs the same ``--max-logprobs``
+(or pass ``--next-token-logprobs 20``). ``--reuse-lmeval`` takes lm-eval's figures from
+its last run on the same items (said so in the table). The machine's load average is
+recorded before and after.
 
 Setup: ``make vllm`` (perf/.venv-vllm) and lm-eval in perf/.venv-lmeval as in
 ``perf/conformance_lmeval.py``, plus ``tenacity`` (lm-eval's API models import it)::
@@ -66,6 +73,8 @@ OFFLINE = {
 #: ``arena eval``'s default ``--seed``: which rows a ``--limit`` run asks depends on it.
 SEED = 1234
 MODEL = "smollm2-vllm"
+#: ``--max-logprobs`` of the server the script starts (vLLM's default is 20).
+MAX_LOGPROBS = 1000
 
 
 def _limited(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
@@ -185,6 +194,7 @@ def vllm_server(folder: Path, served: str) -> Any:
     cmd = [str(VLLM), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--dtype", "float32", "--max-model-len", "2048", "--enforce-eager"]
     cmd += ["--enable-prefix-caching", "--served-model-name", served]
+    cmd += ["--max-logprobs", str(MAX_LOGPROBS)]  # what next_token_logprobs may ask
     env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
     proc = subprocess.Popen(
         cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True
@@ -219,7 +229,21 @@ def run_lmeval(
     cmd = [str(LMEVAL_PY), "-c", LMEVAL_DRIVER, url, served, str(tokenizer), str(concurrency)]
     cmd += [str(tasks), f"vh_{task}", str(out)]
     wall = timed(cmd, OFFLINE, OUT / f"lmeval-{task}.log")
-    return wall, json.loads(out.read_text())["samples"]
+    result = json.loads(out.read_text())
+    result.update(wall=wall, load=load(), at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    out.write_text(json.dumps(result))
+    return wall, result["samples"]
+
+
+def reused_lmeval(task: str, n: int) -> tuple[float, list[dict[str, Any]], str]:
+    """lm-eval's last run of ``task`` (``--reuse-lmeval``): its wall time, samples and when."""
+    path = OUT / f"lmeval-{task}.json"
+    if not path.is_file():
+        sys.exit(f"--reuse-lmeval: {path} is missing (run once without it)")
+    result = json.loads(path.read_text())
+    if len(result["samples"]) != n or "wall" not in result:
+        sys.exit(f"--reuse-lmeval: {path} has {len(result['samples'])} items, not {n}")
+    return float(result["wall"]), result["samples"], f"{result['at']}, load {result['load']}"
 
 
 def run_ours(
@@ -330,8 +354,20 @@ def main() -> None:
     ap.add_argument("--mmlu", type=int, default=200, help="MMLU items (default 200)")
     ap.add_argument("--gsm8k", type=int, default=20, help="GSM8K items (default 20)")
     ap.add_argument("--concurrency", type=int, default=8, help="requests in flight (both)")
+    ap.add_argument(
+        "--next-token-logprobs",
+        type=int,
+        default=MAX_LOGPROBS,
+        help="the openai backend's next_token_logprobs (the server's --max-logprobs must "
+        f"allow it; default {MAX_LOGPROBS}, as the server this script starts; 0: always echo)",
+    )
     ap.add_argument("--order", choices=["lmeval-first", "ours-first"], default="lmeval-first")
     ap.add_argument("--tasks", nargs="+", default=["mmlu", "gsm8k"], choices=["mmlu", "gsm8k"])
+    ap.add_argument(
+        "--reuse-lmeval",
+        action="store_true",
+        help="take lm-eval's figures from its last run of the same items (said so in the output)",
+    )
     ap.add_argument("--write-results", action="store_true", help="update perf/RESULTS.md")
     args = ap.parse_args()
     for n, what in ((args.mmlu, "--mmlu"), (args.gsm8k, "--gsm8k"), (args.concurrency, "-c")):
@@ -358,7 +394,7 @@ def main() -> None:
         models = OUT / "models.toml"
         models.write_text(
             f'[[models]]\nname = "{MODEL}"\nbackend = "openai"\nbase_url = "{url}"\n'
-            f'model = "{args.served_model}"\n'
+            f'model = "{args.served_model}"\nnext_token_logprobs = {args.next_token_logprobs}\n'
         )
         load_before = load()
         rows: list[dict[str, Any]] = []
@@ -366,9 +402,12 @@ def main() -> None:
             n = args.mmlu if task == "mmlu" else args.gsm8k
             sides = ["lmeval", "ours"] if args.order == "lmeval-first" else ["ours", "lmeval"]
             walls: dict[str, float] = {}
+            reused = None
             for side in sides:
                 print(f"{task}: {side} ...", file=sys.stderr)
-                if side == "lmeval":
+                if side == "lmeval" and args.reuse_lmeval:
+                    walls[side], theirs, reused = reused_lmeval(task, n)
+                elif side == "lmeval":
                     walls[side], theirs = run_lmeval(
                         url, args.served_model, folder, args.concurrency, tasks, task
                     )
@@ -377,6 +416,7 @@ def main() -> None:
             cmp = compare_mmlu(mine, theirs) if task == "mmlu" else compare_gsm8k(mine, theirs)
             row = {"task": task, "order": args.order, **cmp, **{f"wall_{k}": v for k, v in walls.items()}}
             row["ratio"] = walls["lmeval"] / walls["ours"]
+            row["lmeval_reused"] = reused
             rows.append(row)
             print(summary(row))
         load_after = load()
@@ -387,6 +427,7 @@ def main() -> None:
         "load_before": load_before,
         "load_after": load_after,
         "concurrency": args.concurrency,
+        "next_token_logprobs": args.next_token_logprobs,
         "server": "given by --base-url" if args.base_url else "started by the script",
         "command": "python perf/bench_vllm_harness.py " + " ".join(sys.argv[1:]),
         "rows": rows,
@@ -424,8 +465,9 @@ def write_results(f: dict[str, Any]) -> None:
         "",
         f"- Machine: {f['machine']}",
         f"- Engines: {f['versions']}, SmolLM2-135M-Instruct float32 served on 127.0.0.1 "
-        f"(server {f['server']}, prefix caching on); {f['concurrency']} requests in flight "
-        "for both (lm-eval's `num_concurrent`)",
+        f"(server {f['server']}, prefix caching on, `--max-logprobs {MAX_LOGPROBS}`); "
+        f"{f['concurrency']} requests in flight for both (lm-eval's `num_concurrent`); "
+        f"arena's `next_token_logprobs = {f['next_token_logprobs']}`",
         f"- **Load average (1, 5, 15 min) before / after: {f['load_before']} / "
         f"{f['load_after']}**",
         "",
@@ -442,8 +484,9 @@ def write_results(f: dict[str, Any]) -> None:
             f"{n / r['wall_ours']:.2f} | {r['acc_ours']:.4f} | {r['ratio']:.2f}x | {same} | "
             f"{'yes' if r['identical'] else 'NO'} | {met} |"
         )
+        note = f" (its run of {r['lmeval_reused']})" if r.get("lmeval_reused") else ""
         lines.append(
-            f"|  |  | lm-eval local-completions | {r['wall_lmeval']:.1f} | "
+            f"|  |  | lm-eval local-completions{note} | {r['wall_lmeval']:.1f} | "
             f"{n / r['wall_lmeval']:.2f} | {r['acc_lmeval']:.4f} |  |  |  |  |"
         )
     lines += ["", "Wall time: the whole process, start to exit, each harness fresh.", END]

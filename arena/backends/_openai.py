@@ -70,7 +70,7 @@ from arena.backends.errors import (
 )
 from arena.backends.options import OpenAIOptions
 
-__all__ = ["OpenAIBackend", "parse_retry_after", "split_pair"]
+__all__ = ["OpenAIBackend", "next_token_candidate", "parse_retry_after", "split_pair"]
 
 #: Stop sequences sent to the server (OpenAI's limit); all of them are applied here anyway.
 _MAX_SERVER_STOPS = 4
@@ -102,6 +102,20 @@ def split_pair(context: str, continuation: str) -> tuple[str, str]:
     if n_spaces:
         return context[:-n_spaces], context[-n_spaces:] + continuation
     return context, continuation
+
+
+#: Longest continuation (after one leading space) tried as a single next token.
+_NEXT_TOKEN_CHARS = 16
+
+
+def next_token_candidate(continuation: str) -> bool:
+    """Whether a continuation may be one token: a leading space at most, then one short word.
+
+    Such a continuation (MMLU's " A", " yes", " 12") is looked up among the top
+    log-probabilities of the token after its context; anything longer is echoed.
+    """
+    body = continuation[1:] if continuation.startswith(" ") else continuation
+    return 0 < len(body) <= _NEXT_TOKEN_CHARS and not any(ch.isspace() for ch in body)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -153,6 +167,9 @@ class OpenAIBackend(BaseBackend):
         self._loaded = True
         #: Set once the server refused a list of prompts: it gets one string per request.
         self._string_prompts = False
+        #: Whether single-token choices may be scored from next-token top log-probabilities:
+        #: None until checked against the echo once (see :meth:`_check_next_token`).
+        self._next_token_ok: bool | None = None
 
     # -- HTTP with retries ------------------------------------------------------------------
 
@@ -490,15 +507,124 @@ class OpenAIBackend(BaseBackend):
         size = self._opts.logprobs_batch
         for start in range(0, len(pairs), size):
             batch = pairs[start : start + size]
-            slots: dict[str, int] = {}
-            for context, continuation in batch:
-                for text in (context, context + continuation):
-                    slots.setdefault(text, len(slots))
-            echoed = self._echo(list(slots))
-            for context, continuation in batch:
-                n_ctx = len(echoed[slots[context]][0])
-                out.append(self._score(continuation, n_ctx, echoed[slots[context + continuation]]))
+            fast = self._by_next_token(batch)
+            if self._next_token_ok is None and any(f is not None for f in fast):
+                fast = self._check_next_token(batch, fast)
+            rest = [k for k, score in enumerate(fast) if score is None]
+            echoed = dict(zip(rest, self._by_echo([batch[k] for k in rest]), strict=True))
+            out.extend(fast[k] or echoed[k] for k in range(len(batch)))
         return out
+
+    def _by_echo(self, pairs: list[tuple[str, str]]) -> list[LogLikelihood]:
+        """Score pairs from the echoed prompt log-probabilities of one request."""
+        if not pairs:
+            return []
+        slots: dict[str, int] = {}
+        for context, continuation in pairs:
+            for text in (context, context + continuation):
+                slots.setdefault(text, len(slots))
+        echoed = self._echo(list(slots))
+        out = []
+        for context, continuation in pairs:
+            n_ctx = len(echoed[slots[context]][0])
+            out.append(self._score(continuation, n_ctx, echoed[slots[context + continuation]]))
+        return out
+
+    def _by_next_token(self, pairs: list[tuple[str, str]]) -> list[LogLikelihood | None]:
+        """Scores of the pairs whose context's choices are all single next tokens, else None.
+
+        One request asks, for every distinct context whose continuations are all short
+        words (see :func:`next_token_candidate`), the top ``next_token_logprobs``
+        log-probabilities of the token after it (``max_tokens = 1``, no echo): a choice
+        found there is scored by its entry, greedy when it is the top one. That is one
+        context's worth of work per document instead of one echoed ``context + choice``
+        per choice (vLLM computes prompt log-probabilities without its prefix cache). A
+        context with a choice not found there (several tokens, or not in the top) is left
+        to the echo, all of its choices, so one document is scored one way. A server that
+        refuses or ignores the request (no top log-probabilities) is not asked again.
+        """
+        scores: list[LogLikelihood | None] = [None] * len(pairs)
+        if not self._opts.next_token_logprobs or self._next_token_ok is False:
+            return scores
+        groups: dict[str, list[int]] = {}
+        for k, (context, _) in enumerate(pairs):
+            groups.setdefault(context, []).append(k)
+        contexts = [
+            c
+            for c, ks in groups.items()
+            if c and all(next_token_candidate(pairs[k][1]) for k in ks)
+        ]
+        if not contexts:
+            return scores
+        payload = {
+            "model": self._opts.model,
+            "prompt": contexts[0] if len(contexts) == 1 else contexts,
+            "max_tokens": 1,
+            "logprobs": self._opts.next_token_logprobs,
+            "temperature": 0.0,
+        }
+        try:
+            obj = self._post_json("loglikelihood", "completions", payload)
+        except BackendError as exc:
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
+                self._next_token_ok = False  # e.g. more top log-probabilities than it allows
+                return scores
+            raise
+        tops = self._next_token_tops(obj, len(contexts))
+        if tops is None:
+            self._next_token_ok = False
+            return scores
+        for context, top in zip(contexts, tops, strict=True):
+            ks = groups[context]
+            if not all(pairs[k][1] in top for k in ks):
+                continue
+            best = max(top.values())
+            for k in ks:
+                lp = top[pairs[k][1]]
+                scores[k] = LogLikelihood(lp, lp >= best - 1e-6)
+        return scores
+
+    def _next_token_tops(self, obj: dict[str, Any], n: int) -> list[dict[str, float]] | None:
+        """Each choice's ``top_logprobs[0]`` (token text -> log-probability); None if malformed."""
+        choices = obj.get("choices")
+        if not isinstance(choices, list) or len(choices) != n:
+            return None
+        if all(isinstance(c, dict) and isinstance(c.get("index"), int) for c in choices):
+            choices = sorted(choices, key=lambda c: c["index"])
+        tops = []
+        for choice in choices:
+            logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
+            top = logprobs.get("top_logprobs") if isinstance(logprobs, dict) else None
+            first = top[0] if isinstance(top, list) and top else None
+            if not isinstance(first, dict) or not first:
+                return None
+            values = list(first.values())
+            if not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v == v and v <= 0
+                for v in values
+            ) or not all(isinstance(t, str) for t in first):
+                return None
+            tops.append({t: float(v) for t, v in first.items()})
+        return tops
+
+    def _check_next_token(
+        self, pairs: list[tuple[str, str]], fast: list[LogLikelihood | None]
+    ) -> list[LogLikelihood | None]:
+        """Once per backend: the next-token scores must equal the echo's, or they are dropped.
+
+        A server whose top log-probabilities mean something else (after temperature or
+        penalties), or whose tokenizer merges a choice into the context, would otherwise
+        give wrong scores silently; this costs one echo request, once. Returns ``fast``,
+        or, when they differ, the echo's scores in their place (and everything is echoed
+        from then on).
+        """
+        found = {k: f for k, f in enumerate(fast) if f is not None}
+        echo = dict(zip(found, self._by_echo([pairs[k] for k in found]), strict=True))
+        self._next_token_ok = all(
+            abs(echo[k].logprob - f.logprob) <= 1e-3 and echo[k].is_greedy == f.is_greedy
+            for k, f in found.items()
+        )
+        return fast if self._next_token_ok else [echo.get(k) for k in range(len(fast))]
 
     def _echo(self, prompts: list[str]) -> list[tuple[list[Any], list[Any]]]:
         """``(token_logprobs, top_logprobs)`` of every prompt token, per prompt, in order.

@@ -134,6 +134,11 @@ class OpenAIOptions:
         The model's context length, if known (reported in its info).
     logprobs_batch:
         Prompts sent in one ``/completions`` request when scoring log-likelihoods.
+    next_token_logprobs:
+        Top log-probabilities asked for the one token after a context, to score a
+        document's single-token choices (MMLU's " A" .. " D") from one short request
+        instead of one echoed prompt per choice; checked once against the echo scores,
+        and dropped for a server that does not give them. 0: always echo.
     """
 
     base_url: str
@@ -146,6 +151,7 @@ class OpenAIOptions:
     max_backoff: float = 30.0
     context_length: int | None = None
     logprobs_batch: int = 16
+    next_token_logprobs: int = 20
 
     def __post_init__(self) -> None:
         _check(
@@ -162,6 +168,12 @@ class OpenAIOptions:
         _check(self.backoff >= 0, "backoff", "seconds >= 0", self.backoff)
         _check(self.max_backoff >= 0, "max_backoff", "seconds >= 0", self.max_backoff)
         _check(self.logprobs_batch >= 1, "logprobs_batch", "an integer >= 1", self.logprobs_batch)
+        _check(
+            self.next_token_logprobs >= 0,
+            "next_token_logprobs",
+            "an integer >= 0",
+            self.next_token_logprobs,
+        )
         _check(
             self.context_length is None or self.context_length >= 1,
             "context_length",

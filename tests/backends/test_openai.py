@@ -42,7 +42,15 @@ HELLO = [Message("user", "Say hello")]
 
 
 def make(server: ScriptedServer, **options: Any) -> OpenAIBackend:
-    options = {"base_url": server.url, "model": "served-model", "backoff": 0.01, **options}
+    # the echo path (next-token scoring, which sends a request of its own first, is
+    # tested in test_openai_next_token.py)
+    options = {
+        "base_url": server.url,
+        "model": "served-model",
+        "backoff": 0.01,
+        "next_token_logprobs": 0,
+        **options,
+    }
     backend = create_backend(model_config("remote", "openai", **options))
     assert isinstance(backend, OpenAIBackend)
     return backend

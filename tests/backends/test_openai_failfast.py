@@ -36,7 +36,15 @@ MUST_BE_STRING = {"error": {"message": "prompt must be a string", "type": "inval
 
 
 def make(server: ScriptedServer, **options: Any) -> OpenAIBackend:
-    options = {"base_url": server.url, "model": "served-model", "backoff": 0.01, **options}
+    # the echo path (next-token scoring, which sends a request of its own first, is
+    # tested in test_openai_next_token.py)
+    options = {
+        "base_url": server.url,
+        "model": "served-model",
+        "backoff": 0.01,
+        "next_token_logprobs": 0,
+        **options,
+    }
     backend = create_backend(model_config("remote", "openai", **options))
     assert isinstance(backend, OpenAIBackend)
     return backend
@@ -198,10 +206,10 @@ def test_eval_against_a_server_that_cannot_score_fails_fast_and_exits_non_zero(
     line = next(x for x in err.splitlines() if x.startswith("arena: error:"))
     assert "every sample failed (6 of 6)" in line and "prompt must be a string" in line
     # a handful of requests for 6 items (24 scored pairs), not one or more per pair: the
-    # 2 batches in flight (one request's worth each) send a list and then strings, a
-    # single document or two more, until the breaker stops the rest (the count depends
-    # on how the two threads interleave)
-    assert len(server.requests) <= 8, [r.body["prompt"] for r in server.requests]
+    # 2 batches in flight (one request's worth each) try next-token scoring once (refused:
+    # not asked again), send a list and then strings, a single document or two more,
+    # until the breaker stops the rest (the count depends on how the threads interleave)
+    assert len(server.requests) <= 10, [r.body["prompt"] for r in server.requests]
     lines = (out / "samples" / "ts" / "smoke_mc.jsonl").read_text().splitlines()
     log = [json.loads(x) for x in lines]
     assert all("error" in r for r in log)
@@ -215,7 +223,9 @@ def test_refusals_after_a_success_stay_about_their_own_request(server: ScriptedS
     ok = json_answer({"choices": [echo(0, ["q"], [None]), echo(1, ["q", " a"], [None, -1.0])]})
     too_long = json_answer({"error": {"message": "prompt too long"}}, status=400)
     server.queue(ok, *[too_long] * 5, ok)
-    config = model_config("remote", "openai", base_url=server.url, model="m", backoff=0.01)
+    config = model_config(
+        "remote", "openai", base_url=server.url, model="m", backoff=0.01, next_token_logprobs=0
+    )
     runner = ModelRunner(config, RequestCache(None), batch_size=1, concurrency=1)
     requests = [("q", f" a{i}") for i in range(7)]
     try:
@@ -234,7 +244,9 @@ def test_unsupported_scoring_stops_at_once(server: ScriptedServer) -> None:
     choices = [{"index": i, "text": "", "logprobs": None} for i in (0, 1)]
     no_logprobs = json_answer({"choices": choices})
     server.queue(*[no_logprobs] * 10)
-    config = model_config("remote", "openai", base_url=server.url, model="m", backoff=0.01)
+    config = model_config(
+        "remote", "openai", base_url=server.url, model="m", backoff=0.01, next_token_logprobs=0
+    )
     runner = ModelRunner(config, RequestCache(None), batch_size=1, concurrency=1)
     try:
         got = runner.loglikelihood([("q", f" a{i}") for i in range(8)], [[i] for i in range(8)])
