@@ -284,6 +284,19 @@ def _configure_sqlite(engine: Engine, path: Path | None, *, create: bool) -> Non
     queue = None if lock_path is None else _WriterQueue(lock_path, BUSY_TIMEOUT_S)
     guard = None if path is None else _FileGuard(path)
     event.listen(engine, "handle_error", _translate_sqlite)
+    _listen_connections(engine, path, create=create, guard=guard, queue=queue)
+    _listen_transactions(engine, guard=guard, queue=queue)
+
+
+def _listen_connections(
+    engine: Engine,
+    path: Path | None,
+    *,
+    create: bool,
+    guard: _FileGuard | None,
+    queue: _WriterQueue | None,
+) -> None:
+    """Check the file before each connect; set the pragmas and hooks on each new connection."""
 
     @event.listens_for(engine, "do_connect")
     def _on_do_connect(*_: object) -> None:
@@ -310,6 +323,12 @@ def _configure_sqlite(engine: Engine, path: Path | None, *, create: bool) -> Non
             guard.remember(record)
         if queue is not None:
             queue.attach(record)
+
+
+def _listen_transactions(
+    engine: Engine, *, guard: _FileGuard | None, queue: _WriterQueue | None
+) -> None:
+    """Our own BEGIN (deferred for readers), the file check at COMMIT, the writer queue."""
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
