@@ -633,21 +633,29 @@ def _watch(
         _kill(proc, child_pid)
         proc.stdout.close()
     seconds = time.perf_counter() - start
-    output = out.text()
-    rc = proc.returncode
     if timed_out:
-        return ExecResult("timeout", f"killed after {limits.timeout:g} s", seconds, output)
+        return ExecResult("timeout", f"killed after {limits.timeout:g} s", seconds, out.text())
+    return _verdict(proc.returncode, bytes(verdict), token, limits, seconds, out.text())
+
+
+def _verdict(
+    rc: int, said: bytes, token: bytes, limits: Limits, seconds: float, output: str
+) -> ExecResult:
+    """What a program that ended in time did: passed only with the driver's verdict and 0.
+
+    ``said`` is what the verdict pipe carried (``done`` and the token from the driver, or
+    whatever the program wrote there), ``rc`` the exit status.
+    """
     if rc in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         return ExecResult("timeout", f"CPU limit of {limits.cpu} s reached", seconds, output)
-    if bytes(verdict) == _DONE + token and rc == 0:
+    if said == _DONE + token and rc == 0:
         return ExecResult("passed", "", seconds, output)
     tail = _detail(output)
-    said = bytes(verdict)
     if said == _DONE:
         why = f"an incomplete verdict: 'done', but the token never came back (exit status {rc})"
     elif said == _DONE + token:
         why = f"the verdict came back, but the process ended with exit status {rc}"
-    elif verdict:
+    elif said:
         why = "a forged verdict: the verdict pipe carried something other than the driver's"
     elif rc == 0:
         why = "the program exited before its test finished (status 0, no verdict)"
