@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from arena.backends import Backend, ModelConfig
     from arena.harness import EvalResults
 
-_SUBCOMMANDS = ("report", "table", "suites", "judge")
 
 #: When set (to anything), each model's first request is logged on stderr with a
 #: system-wide monotonic timestamp (``time.monotonic()``, Linux CLOCK_MONOTONIC), so a
@@ -178,82 +177,89 @@ def register(subparsers: Any) -> None:
         "refused where the sandbox is not usable",
     )
     add_store_arguments(parser, "results", "the run directory")
-    parser.add_argument(
-        "subcommand",
-        nargs=argparse.REMAINDER,
-        metavar="{report,table,suites,judge} ...",
-        help="a sub-command and its arguments instead of a run (see 'arena eval table -h')",
-    )
     parser.set_defaults(func=run)
+    _register_subcommands(parser)
 
 
-def _sub_parser(name: str) -> argparse.ArgumentParser:
-    if name == "judge":
-        from arena.cli.judge import make_parser
+def _register_subcommands(parser: argparse.ArgumentParser) -> None:
+    """``arena eval table | report | suites | judge``: real sub-parsers, each with its -h."""
+    from arena.cli import judge
 
-        return make_parser("arena eval judge")
-    p = argparse.ArgumentParser(prog=f"arena eval {name}")
-    if name == "table":
-        p.add_argument("results", help="results.json of a run")
-        p.add_argument("--format", choices=("csv", "json", "md", "latex"), default="md")
-        p.add_argument("--output", default=None, help="file to write (default: standard output)")
-    elif name == "report":
-        p.add_argument("results", help="results.json of a run")
-        p.add_argument(
-            "--ratings",
-            required=True,
-            action="append",
-            help="a leaderboard CSV/JSON of 'arena leaderboard', or battle files",
-        )
-        p.add_argument(
-            "--task", default=None, help="task to compare (default: the mean of the main metrics)"
-        )
-        p.add_argument("--metric", default=None, help="metric of --task (default: its main metric)")
-        p.add_argument("--format", choices=("csv", "json", "md"), default="md")
-        p.add_argument("--output", default=None)
-    return p
+    sub = parser.add_subparsers(
+        dest="eval_command",
+        metavar="{table,report,suites,judge}",
+        title="sub-commands (instead of a run)",
+    )
+    table = sub.add_parser(
+        "table",
+        help="re-export the table of a run's results.json",
+        description="Print (or write) the models x tasks table of a finished run.",
+    )
+    table.add_argument("results", help="results.json of a run")
+    table.add_argument("--format", choices=("csv", "json", "md", "latex"), default="md")
+    table.add_argument("--output", default=None, help="file to write (default: standard output)")
+    table.set_defaults(func=_run_table)
+    report = sub.add_parser(
+        "report",
+        help="compare a run's suite scores with arena ratings",
+        description="Rank correlation of a run's suite scores with arena ratings.",
+    )
+    report.add_argument("results", help="results.json of a run")
+    report.add_argument(
+        "--ratings",
+        required=True,
+        action="append",
+        help="a leaderboard CSV/JSON of 'arena leaderboard', or battle files",
+    )
+    report.add_argument(
+        "--task", default=None, help="task to compare (default: the mean of the main metrics)"
+    )
+    report.add_argument(
+        "--metric", default=None, help="metric of --task (default: its main metric)"
+    )
+    report.add_argument("--format", choices=("csv", "json", "md"), default="md")
+    report.add_argument("--output", default=None, help="file to write (default: standard output)")
+    report.set_defaults(func=_run_report)
+    suites = sub.add_parser("suites", help="list the bundled suites and their tasks")
+    suites.set_defaults(func=_run_suites)
+    alias = sub.add_parser("judge", help="another name of 'arena judge'", **judge._texts())
+    judge.add_arguments(alias)
+    alias.set_defaults(func=judge.run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a suite, or the sub-command named after ``eval``."""
-    rest: list[str] = args.subcommand or []
-    if rest:
-        if rest[0] not in _SUBCOMMANDS:
-            raise UserError(
-                f"arena eval: unknown sub-command or argument '{rest[0]}'; expected options "
-                f"such as --suite, or one of: {', '.join(_SUBCOMMANDS)}"
-            )
-        return _run_sub(rest[0], rest[1:])
+    """Run a suite (the sub-commands have their own functions)."""
     return _run_suite(args)
 
 
-def _run_sub(name: str, rest: list[str]) -> int:
-    from arena.harness import bundled_suites, load_suite, read_results, render_results
+def _run_suites(args: argparse.Namespace) -> int:
+    from arena.harness import bundled_suites, load_suite
 
-    sub = _sub_parser(name).parse_args(rest)
-    if name == "judge":
-        from arena.cli import judge
+    for name in bundled_suites():
+        suite = load_suite(name)
+        tasks = ", ".join(f"{t.name} ({t.kind})" for t in suite.tasks)
+        print(f"{name}: {tasks}")
+    return 0
 
-        return judge.run(sub)
-    if name == "suites":
-        for s in bundled_suites():
-            suite = load_suite(s)
-            tasks = ", ".join(f"{t.name} ({t.kind})" for t in suite.tasks)
-            print(f"{s}: {tasks}")
-        return 0
-    if name == "table":
-        text = render_results(read_results(Path(sub.results)), sub.format)
-        _emit(text, sub.output)
-        return 0
+
+def _run_table(args: argparse.Namespace) -> int:
+    from arena.harness import read_results, render_results
+
+    _emit(render_results(read_results(Path(args.results)), args.format), args.output)
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from arena.harness import read_results
     from arena.harness._report import compare_with_ratings, render_report
 
     report = compare_with_ratings(
-        read_results(Path(sub.results)),
-        [Path(p) for p in sub.ratings],
-        task=sub.task,
-        metric=sub.metric,
+        read_results(Path(args.results)),
+        [Path(p) for p in args.ratings],
+        task=args.task,
+        metric=args.metric,
     )
-    _emit(render_report(report, sub.format), sub.output)
+    _emit(render_report(report, args.format), args.output)
     return 0
 
 
