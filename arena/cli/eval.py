@@ -250,8 +250,7 @@ def _run_table(args: argparse.Namespace) -> int:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from arena.harness import read_results
-    from arena.harness._report import compare_with_ratings, render_report
+    from arena.harness import compare_with_ratings, read_results, render_report
 
     report = compare_with_ratings(
         read_results(Path(args.results)),

@@ -25,6 +25,8 @@ request-driven runs build on: judge battles (:mod:`arena.judge`) ask through it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from arena.harness._cache import RequestCache, request_key
 from arena.harness._data import DATA_PACKAGES, DataError, Sample, build_samples, read_rows
 from arena.harness._executor import BackendFactory, ModelRunner
@@ -73,6 +75,7 @@ __all__ = [
     "Limits",
     "MetricValue",
     "ModelRunner",
+    "RatingsReport",
     "RequestCache",
     "RunOptions",
     "Sample",
@@ -87,6 +90,7 @@ __all__ = [
     "bootstrap_metric",
     "build_samples",
     "bundled_suites",
+    "compare_with_ratings",
     "evaluate",
     "extract_number",
     "find_suite",
@@ -98,6 +102,7 @@ __all__ = [
     "processors",
     "read_results",
     "read_rows",
+    "render_report",
     "render_results",
     "request_key",
     "require_sandbox",
@@ -108,3 +113,22 @@ __all__ = [
     "scorers",
     "write_results_table",
 ]
+
+if TYPE_CHECKING:
+    from arena.harness._report import RatingsReport, compare_with_ratings, render_report
+
+#: Exported names whose module is imported only when they are used (``arena eval report``
+#: reads leaderboards and battles; a run needs none of that).
+_LAZY = {
+    "RatingsReport": "arena.harness._report",
+    "compare_with_ratings": "arena.harness._report",
+    "render_report": "arena.harness._report",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'arena.harness' has no attribute {name!r}")
