@@ -30,6 +30,7 @@ __all__ = [
     "file_sha256",
     "iter_jsonl",
     "latex_escape",
+    "refuse_changed_settings",
     "resume_file",
     "write_atomic",
 ]
@@ -169,6 +170,26 @@ def changed_setting(before: Mapping[str, Any], now: Mapping[str, Any]) -> str | 
         if before.get(key) != now.get(key):
             return key
     return None
+
+
+def refuse_changed_settings(
+    run_file: Path, before: Mapping[str, Any], now: Mapping[str, Any], *, advice: str
+) -> None:
+    """Refuse to resume a run whose settings (``now``) differ from the stored ``before``.
+
+    The message names the first differing key, both values and ``advice`` (what to do).
+
+    Raises
+    ------
+    UserError
+        Some setting differs.
+    """
+    key = changed_setting(before, now)
+    if key is not None:
+        raise UserError(
+            f"--resume: this run's '{key}' differs from the one in {run_file} "
+            f"({before.get(key)!r} there, {now.get(key)!r} now); {advice}"
+        )
 
 
 _LATEX_SPECIAL: dict[str, str] = {

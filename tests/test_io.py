@@ -15,6 +15,7 @@ from arena.io import (
     file_sha256,
     iter_jsonl,
     latex_escape,
+    refuse_changed_settings,
     resume_file,
     write_atomic,
 )
@@ -90,3 +91,13 @@ def test_changed_setting_is_the_first_differing_key() -> None:
 def test_latex_escape_escapes_once_and_flattens_lines() -> None:
     assert latex_escape("a_b & 50% {x}\\y") == r"a\_b \& 50\% \{x\}\textbackslash{}y"
     assert latex_escape("one\ntwo") == "one two"
+
+
+def test_refuse_changed_settings_names_the_key_both_values_and_what_to_do(tmp_path: Path) -> None:
+    run_file = tmp_path / RUN_FILE
+    refuse_changed_settings(run_file, {"a": 1}, {"a": 1}, advice="unused")  # same: no error
+    with pytest.raises(UserError) as info:
+        refuse_changed_settings(run_file, {"a": 1, "b": 2}, {"a": 1, "b": 3}, advice="do X")
+    assert str(info.value) == (
+        f"--resume: this run's 'b' differs from the one in {run_file} (2 there, 3 now); do X"
+    )

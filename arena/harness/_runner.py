@@ -44,7 +44,7 @@ from arena.harness._results import EvalResults, TaskResult, write_results_table
 from arena.harness._sandbox import Limits, require_sandbox, run_programs
 from arena.harness._scorers import run_scorer
 from arena.harness._suite import Suite, TaskSpec
-from arena.io import RUN_FILE, changed_setting, file_sha256, resume_file, write_atomic
+from arena.io import RUN_FILE, file_sha256, refuse_changed_settings, resume_file, write_atomic
 
 __all__ = ["RunOptions", "evaluate"]
 
@@ -417,13 +417,12 @@ def _check_run_dir(output: Path, run_config: dict[str, Any], resume: bool) -> No
             raise UserError(f"{run_file}: cannot read the run's settings: {exc}") from None
         if not isinstance(previous, dict):
             raise UserError(f"{run_file}: cannot read the run's settings: not a JSON object")
-        key = changed_setting(previous, run_config)
-        if key is not None:
-            raise UserError(
-                f"--resume: this run's '{key}' differs from the one in {run_file} "
-                f"({previous.get(key)!r} there, {run_config.get(key)!r} now); "
-                "run it with the same settings, or choose another --output"
-            )
+        refuse_changed_settings(
+            run_file,
+            previous,
+            run_config,
+            advice="run it with the same settings, or choose another --output",
+        )
     output.mkdir(parents=True, exist_ok=True)
     settings = json.dumps(run_config, indent=2, sort_keys=True) + "\n"
     write_atomic(output / RUN_FILE, settings.encode())

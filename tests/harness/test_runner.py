@@ -336,3 +336,18 @@ def test_bad_task_selection_and_options_stop_before_any_request(
         evaluate(load_suite("smoke"), fake_models, output=tmp_path / "run", options=options)
     assert str(info.value).startswith(message)
     assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_resume_with_other_settings_names_the_setting(
+    tmp_path: Path, fake_models: list[ModelConfig]
+) -> None:
+    suite = load_suite("smoke")
+    opts = dataclasses.replace(QUIET, tasks=("smoke_mc",))
+    evaluate(suite, fake_models, output=tmp_path / "run", options=opts)
+    with pytest.raises(UserError) as info:
+        evaluate(suite, fake_models[:1], output=tmp_path / "run", options=opts, resume=True)
+    assert str(info.value).startswith("--resume: this run's 'models' differs from the one in")
+    assert "run it with the same settings, or choose another --output" in str(info.value)
+    (tmp_path / "run" / "run.json").write_text("[1, 2]")
+    with pytest.raises(UserError, match="cannot read the run's settings: not a JSON object"):
+        evaluate(suite, fake_models, output=tmp_path / "run", options=opts, resume=True)
