@@ -22,11 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 import pandas as pd
 from sqlalchemy import Table, delete, func, insert, select
@@ -36,12 +36,83 @@ from arena.store._sql import upsert_insert
 from arena.store.errors import StoreError, UnknownEvalRun
 from arena.store.schema import EvalResult, EvalRun, utcnow
 
-if TYPE_CHECKING:
-    from arena.harness import EvalResults
+
+class StoredMetric(Protocol):
+    """What is stored of one metric: its value, 95 % interval, standard error and count."""
+
+    @property
+    def value(self) -> float:
+        """The value (NaN stored as NULL)."""
+        ...
+    @property
+    def ci_lower(self) -> float:
+        """Lower end of the 95 % interval."""
+        ...
+    @property
+    def ci_upper(self) -> float:
+        """Upper end of the 95 % interval."""
+        ...
+    @property
+    def stderr(self) -> float:
+        """Standard error."""
+        ...
+    @property
+    def method(self) -> str:
+        """How the interval was computed."""
+        ...
+    @property
+    def n(self) -> int:
+        """Samples the value rests on."""
+        ...
+
+
+class StoredTaskResult(Protocol):
+    """What is stored of one model on one task."""
+
+    @property
+    def model(self) -> str:
+        """The model's name."""
+        ...
+    @property
+    def task(self) -> str:
+        """The task's name."""
+        ...
+    @property
+    def n_failed(self) -> int:
+        """Samples whose requests failed."""
+        ...
+    @property
+    def metrics(self) -> Mapping[str, StoredMetric]:
+        """Metric name -> value with interval."""
+        ...
+
+
+class StoredRun(Protocol):
+    """What :func:`store_eval_results` reads of a run: the store's own view of one.
+
+    ``arena.harness.EvalResults`` has this shape (and so does anything else that does):
+    the store depends on no harness type.
+    """
+
+    @property
+    def suite(self) -> str:
+        """The suite's name."""
+        ...
+    @property
+    def provenance(self) -> Mapping[str, Any]:
+        """How the run was made (suite_sha256, options, packages, times)."""
+        ...
+    @property
+    def results(self) -> Sequence[StoredTaskResult]:
+        """One record per model and task."""
+        ...
 
 __all__ = [
     "EVAL_RESULT_COLUMNS",
     "EvalRunRecord",
+    "StoredMetric",
+    "StoredRun",
+    "StoredTaskResult",
     "eval_results_frame",
     "eval_run_key",
     "list_eval_runs",
@@ -121,7 +192,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _run_times(provenance: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+def _run_times(provenance: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
     """Start and end of a run from its provenance: ``created`` is the end, ``seconds`` long."""
     created = provenance.get("created")
     if not isinstance(created, str):
@@ -144,7 +215,7 @@ def _json(value: Any) -> Any:
 
 def store_eval_results(
     session: Session,
-    results: EvalResults,
+    results: StoredRun,
     run_dir: str | Path,
     *,
     started_at: datetime | None = None,
