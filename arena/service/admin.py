@@ -1,4 +1,4 @@
-"""The admin page's gate: one password, compared in constant time, wrong tries slowed per client.
+"""The admin page: its gate (one password, wrong tries slowed per client) and its model desk.
 
 The password comes from ``$ARENA_ADMIN_PASSWORD`` (or the web app's secrets). Without
 one the admin page stays closed.
@@ -11,23 +11,51 @@ replica sees them), and answered with an exponential back-off: the first
 one, right password or not. Failures are forgotten ``forget_after_s`` after the last
 one, and a right password clears that client's count. Because the count is per client,
 someone guessing from one address never locks the real admin out on another.
+
+Behind the gate, :class:`ModelAdmin` changes models (weights, active flags, codenames,
+reveals) through :func:`arena.store.update_model`, and reads the vote statistics, a
+model's standing and the vote export.
 """
 
 from __future__ import annotations
 
 import hmac
+import io
 import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
+from arena.service._store import StoreAccess
+from arena.service.catalog import Catalog
 from arena.service.errors import RateLimited, ServiceError
 from arena.service.limits import subject
-from arena.store import SessionFactory, database_faults
+from arena.service.pool import ModelPool
+from arena.store import (
+    SessionFactory,
+    UnknownModel,
+    VoteStats,
+    database_faults,
+    list_models,
+    vote_stats,
+)
 from arena.store import limits as store_limits
+from arena.store import update_model as store_update_model
 
-__all__ = ["ADMIN_ENV", "AdminGate", "FailureStore", "MemoryFailures", "StoredFailures"]
+if TYPE_CHECKING:
+    from arena.campaign.standing import Standing
+
+__all__ = [
+    "ADMIN_ENV",
+    "AdminGate",
+    "AdminModel",
+    "FailureStore",
+    "MemoryFailures",
+    "ModelAdmin",
+    "StoredFailures",
+]
 
 #: Environment variable holding the admin password.
 ADMIN_ENV = "ARENA_ADMIN_PASSWORD"
@@ -187,3 +215,133 @@ class AdminGate:
             return True
         store.add(client, now, self.forget_after_s)
         return False
+
+
+_KEEP: Any = object()
+
+
+@dataclass(frozen=True)
+class AdminModel:
+    """Everything the admin page shows about a model."""
+
+    name: str
+    display_name: str
+    organization: str | None
+    codename: str | None
+    active: bool
+    weight: float
+    state: str
+    error: str | None
+
+
+class ModelAdmin:
+    """What the admin page does besides its gate: models, reveals, statistics, exports.
+
+    Parameters
+    ----------
+    store:
+        The vote store.
+    pool:
+        The models' backends (their loading state).
+    catalog:
+        The service's model catalog (re-read at once after a change, which applies it).
+    """
+
+    def __init__(self, store: StoreAccess, pool: ModelPool, catalog: Catalog) -> None:
+        self._store = store
+        self.pool = pool
+        self._catalog = catalog
+
+    @property
+    def login_failures(self) -> StoredFailures:
+        """Wrong admin passwords per client address, in the database (for the admin gate)."""
+        return StoredFailures(self._store.sessions)
+
+    def admin_models(self) -> list[AdminModel]:
+        """Every model in the store with its settings and this process's loading state."""
+        with self._store.read() as session:
+            rows = list_models(session)
+        out = []
+        for m in rows:
+            state = self.pool.state(m.name)
+            out.append(
+                AdminModel(
+                    m.name,
+                    m.display_name,
+                    m.organization,
+                    m.codename,
+                    m.active,
+                    m.sampling_weight,
+                    state.state,
+                    state.error,
+                )
+            )
+        return out
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        weight: float | None = None,
+        active: bool | None = None,
+        codename: str | None = _KEEP,
+    ) -> None:
+        """Change a model's sampling weight, active flag or codename (None reveals it).
+
+        Saved in the database: this process applies it at once, every other server
+        replica within :data:`~arena.service.catalog.CATALOG_TTL_S` (its next catalog read). The models file is
+        applied again when a server starts (any replica): copy lasting changes into it.
+
+        Raises
+        ------
+        UserError
+            Unknown model, negative weight, or a codename another model has.
+        """
+        changes: dict[str, Any] = {}
+        if weight is not None:
+            changes["sampling_weight"] = weight
+        if active is not None:
+            changes["active"] = bool(active)
+        if codename is not _KEEP:
+            changes["codename"] = codename or None
+        try:
+            with self._store.write() as session:
+                store_update_model(session, name, **changes)
+        except UnknownModel:
+            raise UnknownModel(f"unknown model {name!r}") from None
+        self._catalog.entries(fresh=True)  # a change: word list rebuilt, boards refreshed
+
+    def reveal(self, name: str) -> None:
+        """Announce a preview model: its real name replaces its codename everywhere."""
+        self.update_model(name, codename=None)
+
+    def model_standing(self, name: str, *, rounds: int = 100) -> Standing:
+        """A model's standing from the stored votes, real names (admin only).
+
+        See :func:`arena.campaign.standing.model_standing`; takes seconds (bootstrap).
+
+        Raises
+        ------
+        UserError
+            No votes yet, or the model has none.
+        """
+        from arena.campaign.data import read_store
+        from arena.campaign.standing import model_standing
+
+        with self._store.read() as session:
+            data = read_store(session, admin=True)
+        return model_standing(data.battles, data.resolve(name), rounds=rounds)
+
+    def vote_stats(self) -> VoteStats:
+        """Counts of votes, voters, outcomes, statuses and per-model results."""
+        with self._store.read() as session:
+            return vote_stats(session)
+
+    def export_votes(self, fmt: str) -> bytes:
+        """Every vote in the FastChat battle layout, as ``csv`` or ``jsonl`` bytes."""
+        from arena.store import write_votes
+
+        stream = io.StringIO()
+        with self._store.read() as session:
+            write_votes(session, stream, fmt)
+        return stream.getvalue().encode("utf-8")
