@@ -289,8 +289,9 @@ class ModelAdmin:
         """Change a model's sampling weight, active flag or codename (None reveals it).
 
         Saved in the database: this process applies it at once, every other server
-        replica within :data:`~arena.service.catalog.CATALOG_TTL_S` (its next catalog read). The models file is
-        applied again when a server starts (any replica): copy lasting changes into it.
+        replica within :data:`~arena.service.catalog.CATALOG_TTL_S` (its next catalog
+        read). The models file is applied again when a server starts (any replica):
+        copy lasting changes into it.
 
         Raises
         ------

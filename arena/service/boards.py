@@ -108,8 +108,9 @@ class Boards:
         """The public leaderboard (None while it is first computed, after ``wait`` s).
 
         ``source``: ``live`` votes, ``imported`` battles (``arena db import``) or ``all``.
-        Names follow the catalog within :data:`~arena.service.catalog.CATALOG_TTL_S` (another replica's reveal
-        or new codename starts a refresh); votes within the leaderboard TTL.
+        Names follow the catalog within :data:`~arena.service.catalog.CATALOG_TTL_S`
+        (another replica's reveal or new codename starts a refresh); votes within the
+        leaderboard TTL.
         """
         self._poll_catalog()
         return self.leaderboard.board(
