@@ -27,7 +27,7 @@ from pathlib import Path
 from arena.backends.config import ModelConfig
 from arena.backends.errors import BackendError
 from arena.backends.options import TransformersOptions
-from arena.io import file_sha256  # re-exported: the weights' hash, as recorded
+from arena.io import file_sha256
 
 __all__ = [
     "CACHE_ENV",
@@ -37,7 +37,6 @@ __all__ = [
     "WeightsSource",
     "cache_dir_of",
     "cache_entry",
-    "file_sha256",
     "resolve_source",
 ]
 

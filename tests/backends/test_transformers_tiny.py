@@ -340,7 +340,7 @@ def test_gguf_conversion_cache(
     tmp_path: Path, tiny_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Miss, save, hit, new key on new weights, no cache, unwritable cache (conversion faked)."""
-    from arena.backends._weights import file_sha256
+    from arena.io import file_sha256
 
     weights = tmp_path / "weights"
     weights.mkdir()
