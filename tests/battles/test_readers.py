@@ -6,7 +6,7 @@ import gzip
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -136,7 +136,9 @@ def test_from_frame_canonical_columns() -> None:
 
 
 @pytest.mark.parametrize("dtype", ["str", "object", "category", "arrow-dictionary"])
-def test_from_frame_same_result_for_every_string_storage(dtype: str) -> None:
+def test_from_frame_same_result_for_every_string_storage(
+    dtype: Literal["str", "object", "category", "arrow-dictionary"],
+) -> None:
     base = pd.DataFrame(
         {
             "model_a": ["x", "y", "z", "y"],
@@ -825,7 +827,7 @@ def test_pair_count_errors(tmp_path: Path) -> None:
 
 
 def test_list_in_a_model_column(tmp_path: Path) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"model_a": "a", "model_b": "b", "winner": "tie"},
         {"model_a": ["a", "c"], "model_b": "b", "winner": "tie"},
     ]

@@ -17,7 +17,9 @@ OK_ROWS = [BATTLE, {"model_a": "b", "model_b": "a", "winner": "model_a"}]
 DEEP = 100_000  # levels of nesting: far past the interpreter's recursion limit
 
 
-def fails_with_one_line(capsys: pytest.CaptureFixture[str], args: list[str], *needles: str) -> str:
+def fails_with_one_line(
+    capsys: pytest.CaptureFixture[str], args: list[str | Path], *needles: str
+) -> str:
     """Run the CLI in-process; any exception but a handled one fails the test itself."""
     status = main([str(a) for a in args])
     err = capsys.readouterr().err.strip()

@@ -9,6 +9,7 @@ reads back which top-level packages ended up in ``sys.modules``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -168,11 +169,13 @@ def test_a_command_s_help_imports_nothing_it_does_not_show() -> None:
 def test_the_help_listing_matches_what_the_command_modules_register() -> None:
     parser = build_parser()  # every group registered
     sub = next(a for a in parser._actions if a.dest == "command")
+    assert isinstance(sub, argparse._SubParsersAction)
     registered = {c.dest: c.help for c in sub._choices_actions}
     assert registered == {name: text for name, (_, text) in COMMANDS.items()}
     for name, (module, _) in COMMANDS.items():
         only = build_parser(name)  # the one group main() imports for this command
         action = next(a for a in only._actions if a.dest == "command")
+        assert isinstance(action, argparse._SubParsersAction)
         assert name in action.choices, (name, module)
 
 

@@ -73,7 +73,7 @@ def jsonl(tmp_path: Path) -> Path:
     return path
 
 
-def run(args: list[str]) -> int:
+def run(args: list[str | Path]) -> int:
     return main([str(a) for a in args])
 
 
@@ -230,7 +230,7 @@ def test_arena_counts_anchor(tmp_path: Path) -> None:
         == 0
     )
     table = read_leaderboard_csv(out).set_index("model")
-    assert abs(table.loc["chatgpt-4o-latest", "rating"] - 1313.55) <= 2
+    assert abs(table["rating"]["chatgpt-4o-latest"] - 1313.55) <= 2
 
 
 def _cli(*args: object) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,9 @@ PROMPTS = [
     [(), ("\n",), (" the", "e")],
     ids=["no-stop", "newline", "frequent-stops"],
 )
-def test_batched_rows_equal_single_answers(tiny_model_config: ModelConfig, stop: tuple) -> None:
+def test_batched_rows_equal_single_answers(
+    tiny_model_config: ModelConfig, stop: tuple[str, ...]
+) -> None:
     backend = create_backend(tiny_model_config)
     backend.load()
     params = SamplingParams(max_new_tokens=24, stop=stop)

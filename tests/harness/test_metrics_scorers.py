@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_gsm8k_number_extraction() -> None:
 
 def test_registered_scorer_with_doc() -> None:
     @scorer("test_len_ok")
-    def len_ok(output: str, target: str, *, limit: int = 3, doc: dict) -> float:
+    def len_ok(output: str, target: str, *, limit: int = 3, doc: dict[str, Any]) -> float:
         return float(len(output) <= limit and doc["ok"])
 
     assert scorers()["test_len_ok"] == frozenset({"limit"})

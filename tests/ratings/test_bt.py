@@ -19,7 +19,7 @@ from arena.ratings.pairs import cells_from_arrays
 
 def battles(rows: list[tuple[str, str, int]], **kwargs: object) -> Battles:
     a, b, o = zip(*rows, strict=True)
-    return Battles.from_names(np.array(a), np.array(b), np.array(o), **kwargs)  # type: ignore[arg-type]
+    return Battles.from_names(np.array(a), np.array(b), np.array(o), **kwargs)
 
 
 def ratings(b: Battles, **kwargs: object) -> pd.Series:

@@ -96,7 +96,7 @@ def test_single_tie_gets_the_fisher_interval() -> None:
     # each centred rating (half the gap) has sd 1 nat
     t = table([("a", "b", 2)])
     assert t.loc["a", "rating"] == pytest.approx(1000)
-    assert t.loc["a", "ci_upper"] - 1000 == pytest.approx(1.959964 * PPN, rel=1e-6)
+    assert t["ci_upper"]["a"] - 1000 == pytest.approx(1.959964 * PPN, rel=1e-6)
 
 
 def test_well_measured_models_keep_their_sandwich_interval() -> None:
@@ -109,7 +109,7 @@ def test_well_measured_models_keep_their_sandwich_interval() -> None:
     assert (t.drop(index="newcomer").ci_flag == "").all()
     # the others stay narrow: their battles bound them
     assert ((t.ci_upper - t.ci_lower).drop(index="newcomer") < 150).all()
-    assert t.loc["newcomer", "ci_upper"] - t.loc["newcomer", "ci_lower"] > 800
+    assert t["ci_upper"]["newcomer"] - t["ci_lower"]["newcomer"] > 800
 
 
 def test_disconnected_groups_are_unlinked_and_wide() -> None:

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -35,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = [sys.executable, "-m", "tests.store._faults_child"]
 
 
-def _run_child(db: Path, scenario: str, fault: Callable[[], None], prefix: list[str]) -> dict:
+def _run_child(
+    db: Path, scenario: str, fault: Callable[[], None], prefix: list[str]
+) -> dict[str, Any]:
     proc = subprocess.Popen(
         [*prefix, *CHILD, str(db), scenario],
         cwd=ROOT,
@@ -51,7 +54,7 @@ def _run_child(db: Path, scenario: str, fault: Callable[[], None], prefix: list[
     fault()
     out, err = proc.communicate("go\n", timeout=120)
     assert proc.returncode == 0, f"writer died with status {proc.returncode}: {err[-2000:]}"
-    result: dict = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["log"] = err
     return result
 

@@ -67,7 +67,7 @@ def test_imported_battles_and_a_source_switch(
     vote(at, 6)
     open_board(at)
     assert set(at.dataframe[0].value["Model"]) == {"Alpha Chat", "Beta Chat", "kestrel"}
-    switch = at.get("segmented_control")[0]
+    switch = at.segmented_control[0]
     assert switch.options == ["Live votes", "Imported", "All"]
     at.segmented_control(key="lb.source").set_value("All").run()
     no_exceptions(at)
