@@ -15,12 +15,10 @@ judge or contestant, appears under its codename.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from arena.battles import from_frame
@@ -29,7 +27,7 @@ from arena.judge import RankAgreement, judge_leaderboard, rank_correlation
 from arena.records import Leaderboard
 from arena.service._ttl import TTLCache
 from arena.service.catalog import PublicNames
-from arena.service.leaderboard import BoardView
+from arena.service.leaderboard import BoardView, display_table
 from arena.store import SessionFactory, list_models
 from arena.store.judge import judge_battles_frame, list_judges
 
@@ -75,12 +73,6 @@ class JudgeBoard:
     message: str | None = None
 
 
-def _ci_text(rating: float, lower: float, upper: float) -> str:
-    if not (math.isfinite(lower) and math.isfinite(upper)):
-        return ""
-    return f"+{upper - rating:.0f} / -{rating - lower:.0f}"
-
-
 def build_judge_board(frame: pd.DataFrame, judge: str, names: PublicNames) -> JudgeBoard:
     """Fit one judge's battles (store names in ``frame``) and package them with public names."""
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in JUDGE_DISPLAY_COLUMNS})
@@ -98,26 +90,7 @@ def build_judge_board(frame: pd.DataFrame, judge: str, names: PublicNames) -> Ju
         lb = judge_leaderboard(battles, filters={"judge": public_judge})
     except UserError as error:
         return JudgeBoard(public_judge, None, empty, len(frame), time.time(), str(error))
-    t = lb.table
-    rating = t["rating"].to_numpy(np.float64)
-    table = pd.DataFrame(
-        {
-            "Rank (UB)": t["rank_ub"].astype(np.int64).to_numpy(),
-            "Model": t["model"].to_numpy(object),
-            "Score": np.rint(rating).astype(np.int64),
-            "95% CI": [
-                _ci_text(r, lo, u)
-                for r, lo, u in zip(
-                    rating,
-                    t["ci_lower"].to_numpy(np.float64),
-                    t["ci_upper"].to_numpy(np.float64),
-                    strict=True,
-                )
-            ],
-            "Battles": t["battles"].astype(np.int64).to_numpy(),
-        },
-        columns=list(JUDGE_DISPLAY_COLUMNS),
-    )
+    table = display_table(lb, count_label="Battles")
     return JudgeBoard(public_judge, lb, table, len(frame), time.time())
 
 

@@ -36,7 +36,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,10 +52,9 @@ from arena.leaderboard import compute_leaderboard
 from arena.records import Leaderboard
 from arena.report.notes import rank_note, style_control_refusal
 from arena.service.catalog import PublicNames
-from arena.service.categories import categorize
 from arena.store import Session, SessionFactory, list_models, vote_counts
 
-__all__ = ["DISPLAY_COLUMNS", "BoardView", "LiveLeaderboard", "PublicNames"]
+__all__ = ["DISPLAY_COLUMNS", "BoardView", "LiveLeaderboard", "PublicNames", "display_table"]
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +172,19 @@ _NO_VOTES = {
 }
 
 
-def _display_table(lb: Leaderboard, names: PublicNames, internal: pd.DataFrame) -> pd.DataFrame:
+def display_table(
+    lb: Leaderboard,
+    *,
+    organizations: Sequence[str] | None = None,
+    count_label: str = "Votes",
+) -> pd.DataFrame:
+    """The table a board shows, one row per model of ``lb`` in its order.
+
+    The one formatter of the human boards (columns :data:`DISPLAY_COLUMNS`, with
+    ``organizations``) and the judge boards (no organization, ``count_label``
+    ``Battles``): rank, name, the score and the interval as ``+up / -down`` points
+    rounded to whole points (blank where the data do not bound it), the battles.
+    """
     table = lb.table
     rating = table["rating"].to_numpy(np.float64)
     lower = table["ci_lower"].to_numpy(np.float64)
@@ -182,17 +193,16 @@ def _display_table(lb: Leaderboard, names: PublicNames, internal: pd.DataFrame) 
         f"+{u - r:.0f} / -{r - lo:.0f}" if np.isfinite(lo) and np.isfinite(u) else ""
         for r, lo, u in zip(rating, lower, upper, strict=True)
     ]
-    return pd.DataFrame(
-        {
-            "Rank (UB)": table["rank_ub"].astype(np.int64).to_numpy(),
-            "Model": table["model"].to_numpy(object),
-            "Organization": [names.organization.get(m, "") for m in internal["model"]],
-            "Score": np.rint(rating).astype(np.int64),
-            "95% CI": ci,
-            "Votes": table["battles"].astype(np.int64).to_numpy(),
-        },
-        columns=list(DISPLAY_COLUMNS),
-    )
+    columns: dict[str, Any] = {
+        "Rank (UB)": table["rank_ub"].astype(np.int64).to_numpy(),
+        "Model": table["model"].to_numpy(object),
+    }
+    if organizations is not None:
+        columns["Organization"] = list(organizations)
+    columns["Score"] = np.rint(rating).astype(np.int64)
+    columns["95% CI"] = ci
+    columns[count_label] = table["battles"].astype(np.int64).to_numpy()
+    return pd.DataFrame(columns, columns=list(columns))
 
 
 def build_board(
@@ -244,7 +254,9 @@ def build_board(
         category,
         style_control,
         public,
-        _display_table(public, names, internal),
+        display_table(
+            public, organizations=[names.organization.get(m, "") for m in internal["model"]]
+        ),
         winrate,
         n_votes,
         time.time(),
@@ -276,21 +288,20 @@ def _assistant_text(conversation: Any) -> str:
     return "\n\n".join(m["content"] for m in conversation if m.get("role") == "assistant")
 
 
-def _first_user(conversation: Any) -> str:
-    return next((m["content"] for m in conversation if m.get("role") == "user"), "")
-
-
 def style_battles(session: Session) -> tuple[Battles | None, np.ndarray[Any, Any]]:
     """Every anonymous, leak-free vote with the style features of both answers.
 
     Read in chunks of votes (bounded memory): only the two names, the outcome, the
-    category of the first message (:func:`categorize`) and eight numbers stay per vote.
-    Returns the battles and each row's category.
+    stored category (the one the counts board reads, :func:`arena.store.vote_counts`)
+    and eight numbers stay per vote. Returns the battles and each row's category.
     """
     from arena.store import iter_votes
 
     parts: dict[str, list[Any]] = {k: [] for k in ("a", "b", "o", "cat", "sa", "sb")}
-    for chunk in iter_votes(session, conversations=True, include_identity_leaks=False):
+    chunks = iter_votes(
+        session, conversations=True, include_identity_leaks=False, categories=True
+    )
+    for chunk in chunks:
         chunk = chunk[chunk["anony"].to_numpy(bool)]
         if chunk.empty:
             continue
@@ -299,7 +310,7 @@ def style_battles(session: Session) -> tuple[Battles | None, np.ndarray[Any, Any
         parts["o"].append(pd.Categorical(chunk["winner"], categories=list(WINNER_LABELS)).codes)
         conv_a = chunk["conversation_a"].tolist()
         conv_b = chunk["conversation_b"].tolist()
-        parts["cat"].append(np.array([categorize(_first_user(c)) for c in conv_a], dtype=object))
+        parts["cat"].append(chunk["category"].to_numpy(object))
         parts["sa"].append(features_for_texts(_assistant_text(c) for c in conv_a))
         parts["sb"].append(features_for_texts(_assistant_text(c) for c in conv_b))
     if not parts["a"]:
@@ -519,7 +530,7 @@ class LiveLeaderboard:
                 imported = _imported(session)
         views: dict[tuple[str, str | None], BoardView] = {}
         if style_control:
-            cats = sorted(set(row_categories.tolist()))
+            cats = sorted({c for c in row_categories.tolist() if isinstance(c, str)})
             n_live = 0 if battles is None else battles.n_battles
             views["live", None] = build_board(battles, names, style_control=True)
             for cat in cats:

@@ -67,7 +67,9 @@ _DEFAULT_CHUNK = 20_000
 _JSON = json.JSONEncoder(ensure_ascii=False)
 
 
-def _query(dialect: str, conversations: bool, include_identity_leaks: bool) -> Select[Any]:
+def _query(
+    dialect: str, conversations: bool, include_identity_leaks: bool, categories: bool = False
+) -> Select[Any]:
     """Plain columns, decoded in bulk per chunk rather than value by value by SQLAlchemy.
 
     The vote time comes as epoch seconds from PostgreSQL and as the stored UTC text from
@@ -90,6 +92,8 @@ def _query(dialect: str, conversations: bool, include_identity_leaks: bool) -> S
     ]
     if conversations:
         columns += [cast(c, Text) for c in (Conversation.turns, Battle.answers_a, Battle.answers_b)]
+    if categories:
+        columns.append(Conversation.category)  # last: the other columns keep their places
     query = (
         select(*columns)
         .select_from(Vote)
@@ -135,12 +139,13 @@ def _iter_columns(
     conversations: bool,
     include_identity_leaks: bool,
     chunk_size: int,
+    categories: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Chunks of votes as ``{column: list or array}``, the raw material of every output."""
     connection = session.connection()  # Core rows: no ORM processing per row
     dialect = connection.dialect.name
     names = dict(connection.execute(select(Model.id, Model.name)).all())
-    query = _query(dialect, conversations, include_identity_leaks)
+    query = _query(dialect, conversations, include_identity_leaks, categories)
     result = connection.execute(query.execution_options(yield_per=chunk_size))
     for rows in result.partitions(chunk_size):
         cols = list(zip(*rows, strict=True))
@@ -158,15 +163,23 @@ def _iter_columns(
             chunk["conversation_b"] = list(map(_conversation, turns, answers_b))
         chunk["voter"] = list(cols[6])
         chunk["identity_leak"] = [bool(v) for v in cols[7]]
+        if categories:
+            chunk["category"] = list(cols[-1])
         yield chunk
 
 
-def _frame(chunk: dict[str, Any] | None, conversations: bool) -> pd.DataFrame:
+def _frame(
+    chunk: dict[str, Any] | None, conversations: bool, categories: bool = False
+) -> pd.DataFrame:
     columns = [c for c in VOTE_COLUMNS if conversations or c not in _CONVERSATION_COLUMNS]
+    if categories:
+        columns.append("category")
     if chunk is None:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
         return empty.astype({"tstamp": np.float64, "anony": bool, "identity_leak": bool})
     frame = pd.DataFrame(chunk, columns=columns)
+    if categories:  # None stays None (pandas' text dtype would make it NaN)
+        frame["category"] = pd.Series(chunk["category"], dtype=object, index=frame.index)
     return frame.astype({"tstamp": np.float64, "anony": bool, "identity_leak": bool})
 
 
@@ -176,6 +189,7 @@ def iter_votes(
     conversations: bool = True,
     include_identity_leaks: bool = True,
     chunk_size: int = _DEFAULT_CHUNK,
+    categories: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """Every vote in the FastChat battle layout, as DataFrame chunks in vote order.
 
@@ -191,14 +205,19 @@ def iter_votes(
         Include votes flagged as identity leaks (their ``identity_leak`` is True).
     chunk_size:
         Rows per chunk (memory bound).
+    categories:
+        Add a last column ``category``: the conversation's stored category (set when
+        the battle started, see :func:`arena.store.create_battle`), or None. Not part of
+        the FastChat layout, so the exports leave it out.
     """
     for chunk in _iter_columns(
         session,
         conversations=conversations,
         include_identity_leaks=include_identity_leaks,
         chunk_size=chunk_size,
+        categories=categories,
     ):
-        yield _frame(chunk, conversations)
+        yield _frame(chunk, conversations, categories)
 
 
 def votes_frame(

@@ -18,7 +18,7 @@ import pytest
 from arena.battles import STYLE_FEATURES, Battles
 from arena.service import ArenaService, Choice
 from arena.service.leaderboard import LiveLeaderboard, PublicNames, build_board
-from arena.store import make_sessionmaker
+from arena.store import make_sessionmaker, vote_counts
 from arena.store.imports import import_battles
 
 NAMES = PublicNames({}, {})
@@ -203,3 +203,31 @@ def test_wait_for_newer_gives_up_after_the_wait(
     gate.set()
     board.close()
 
+
+
+def test_style_board_reads_the_stored_category_like_the_counts_board(
+    service: ArenaService,
+) -> None:
+    """One source for a vote's category: the stored one (not recomputed from the prompt)."""
+    from arena.service.leaderboard import style_battles
+    from arena.store import create_battle, record_vote, set_answers, start_generation
+
+    stored = ["coding", "math", None]  # what each battle was filed under when it started
+    with service._sessions.begin() as session:
+        for i, category in enumerate(stored):
+            battle = create_battle(
+                session, "fake-alpha", "fake-beta", "hello there", category=category
+            )
+            start_generation(session, battle.id)
+            set_answers(session, battle.id, ["Answer **one**."], ["Answer two:\n- a\n- b"])
+            record_vote(session, battle.id, "model_a", f"voter-{i}")
+    with service._read_sessions() as session:
+        battles, categories = style_battles(session)
+        counts = vote_counts(session)
+    assert battles is not None and battles.n_battles == 3
+    assert categories.tolist() == stored  # "hello there" alone would be filed "general"
+    assert sorted(c for c in counts["category"] if isinstance(c, str)) == ["coding", "math"]
+    service.leaderboard.refresh(style_control=True)
+    style_view = service.leaderboard.board("math", style_control=True)
+    assert style_view is not None and style_view.message is not None
+    assert "No votes in the category" not in style_view.message  # filed, just too few

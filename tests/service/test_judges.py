@@ -75,3 +75,27 @@ def test_rank_agreement_on_common_models() -> None:
     assert few.spearman is None and set(few.models) == {"a", "b"}
     empty: JudgeBoard = build_judge_board(frame.iloc[:0], "j", names)
     assert empty.message is not None and rank_agreement(human, empty).spearman is None
+
+
+def test_human_and_judge_tables_share_one_format() -> None:
+    """The same battles shown by both boards: same ranks, names, scores and intervals."""
+    names = PublicNames({}, {"a": "Org A", "b": "Org B", "c": "Org C"})
+    frame = pd.DataFrame(
+        {
+            "model_a": ["a", "a", "b", "a", "c", "b"] * 3,
+            "model_b": ["b", "c", "c", "b", "a", "a"] * 3,
+            "winner": ["model_a", "model_a", "model_b", "tie", "model_b", "model_a"] * 3,
+        }
+    )
+    human = build_board(from_frame(frame, style=False), names).table
+    judge = build_judge_board(frame, "j", names).table
+    assert list(human.columns) == ["Rank (UB)", "Model", "Organization", "Score", "95% CI", "Votes"]
+    assert list(judge.columns) == ["Rank (UB)", "Model", "Score", "95% CI", "Battles"]
+    assert list(human["Organization"]) == [f"Org {m.upper()}" for m in human["Model"]]
+    assert list(human["Votes"]) == list(judge["Battles"])
+    shared = ["Rank (UB)", "Model", "Score"]
+    pd.testing.assert_frame_equal(human[shared], judge[shared])
+    for text in [*human["95% CI"], *judge["95% CI"]]:  # "+up / -down" whole points
+        up, down = text.split(" / ")
+        assert up.startswith("+") and down.startswith("-")
+        assert up[1:].isdigit() and down[1:].isdigit()
