@@ -83,7 +83,7 @@ def child(
     def answer() -> tuple[float, float, int, float]:
         start, cpu = time.perf_counter(), time.process_time()
         first = last = start
-        chunks = []
+        chunks: list[str] = []
         for chunk in backend.generate(messages, params):
             last = time.perf_counter()
             if not chunks:

@@ -390,7 +390,11 @@ def fmt(x: float | None) -> str:
 
 def targets(rows: list[Row]) -> dict[str, str]:
     """Per task: the target text and whether this run met it."""
-    med = {(r.task, r.impl): r.median for r in rows if r.status == "ok"}
+    med = {
+        (r.task, r.impl): r.median
+        for r in rows
+        if r.status == "ok" and r.median is not None
+    }
     out: dict[str, str] = {}
 
     def ratio(task: str, peer: str) -> float | None:
@@ -413,9 +417,9 @@ def targets(rows: list[Row]) -> dict[str, str]:
             )
         out["bt-sandwich"] = "; ".join(parts)
     for task, peer, want in (("elo", "evalica", 5.0), ("bootstrap", "arena-rank", 20.0)):
-        r = ratio(task, peer)
-        if r is not None:
-            out[task] = f">= {want:g}x {peer}: {'MET' if r >= want else 'NOT MET'} ({r:.1f}x)"
+        x = ratio(task, peer)
+        if x is not None:
+            out[task] = f">= {want:g}x {peer}: {'MET' if x >= want else 'NOT MET'} ({x:.1f}x)"
     return out
 
 
@@ -596,11 +600,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.report is not None:
         saved = json.loads(args.report.read_text())
-        rows = [
+        rows: list[Row] = [
             Row(**{k: v for k, v in r.items() if k in Row.__dataclass_fields__})
             for r in saved["rows"]
         ]
-        info = saved["info"]
+        info: dict[str, Any] = saved["info"]
         agreement(rows)  # from the CSVs the run left in perf/out/cli/
         report(rows, info)
         if args.write_results:
@@ -612,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
 
     OUT.mkdir(parents=True, exist_ok=True)
     data = cli_data.write()
-    info: dict[str, Any] = {
+    info = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "load_before": loadavg(),
@@ -624,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline is not None:
         info["baseline_commit"] = git_commit(args.baseline)
     print(f"load average before: {info['load_before']}")
-    rows: list[Row] = []
+    rows = []
     if "ours" in args.impls:
         rows.append(help_row(args.runs))
     for name in args.tasks:

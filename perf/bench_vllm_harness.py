@@ -295,7 +295,8 @@ def compare_gsm8k(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> d
 
     n = len(ours)
     assert n == len(theirs), (n, len(theirs))
-    same = match_lm = match_ours = agree = 0
+    same = agree = 0
+    match_lm = match_ours = 0.0  # run_scorer gives a float score
     for mine, lm in zip(ours, theirs, strict=True):
         text = lm["resps"][0][0]
         same += text == mine["output"]

@@ -51,6 +51,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "perf" / "out" / "conformance"
@@ -87,7 +88,7 @@ def convert() -> None:
         dtype=torch.float32,
         local_files_only=True,
     )
-    model.hf_quantizer = None  # de-quantised: a plain float32 model
+    model.hf_quantizer = None  # type: ignore[assignment]  # de-quantised: a plain float32 model
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(MODEL_DIR)
@@ -191,7 +192,7 @@ def write_data(n_mmlu: int, n_gsm: int, n_hellaswag: int = 100, n_truthfulqa: in
                         "subject": r["topic"],
                         "question": r["question"],
                         "choices": [r["answer_a"], r["answer_b"], r["answer_c"], r["answer_d"]],
-                        "answer": "ABCD".index(r["correct_answer"]),
+                        "answer": "ABCD".index(str(r["correct_answer"])),
                     }
                 )
                 + "\n"
@@ -326,7 +327,11 @@ TASKS = {
 
 
 def compare_multiple_choice(
-    task: str, log: list[dict], theirs: list[dict], ours: dict, tolerance: float
+    task: str,
+    log: list[dict[str, Any]],
+    theirs: list[dict[str, Any]],
+    ours: dict[str, Any],
+    tolerance: float,
 ) -> dict[str, object]:
     """Per item: the same prompt, the same acc (and acc_norm) prediction, log-likelihoods."""
     n = len(log)
@@ -393,7 +398,7 @@ def main() -> None:
         f'[[models]]\nname = "smollm2-fp32"\nbackend = "transformers"\npath = "{MODEL_DIR}"\n'
         'device = "cpu"\ndtype = "float32"\nchat_template = false\n'
     )
-    figures: dict[tuple[str, str], dict] = {}
+    figures: dict[tuple[str, str], dict[str, Any]] = {}
     summary: dict[str, object] = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "load_before": os.getloadavg(),
