@@ -19,6 +19,7 @@ from scipy import stats
 
 from arena.errors import UserError
 from arena.harness._results import EvalResults
+from arena.tables import markdown_table
 
 __all__ = ["RatingsReport", "compare_with_ratings", "render_report"]
 
@@ -138,14 +139,22 @@ def render_report(report: RatingsReport, fmt: str) -> str:
         f"Score: {report.score_name}. Spearman {report.spearman:.3f}, Kendall {report.kendall:.3f} "
         f"over {len(t)} models.",
         "",
-        "| model | score | score rank | rating | rating rank | rank gap |",
-        "|---|---:|---:|---:|---:|---:|",
     ]
-    lines += [
-        f"| {r.model} | {r.score:.4f} | {r.score_rank} | {r.rating:.1f} | {r.rating_rank} "
-        f"| {r.rank_gap:+d} |"
-        for r in t.itertuples()
-    ]
+    lines += markdown_table(
+        ["model", "score", "score rank", "rating", "rating rank", "rank gap"],
+        [
+            [
+                str(r.model),
+                f"{r.score:.4f}",
+                str(r.score_rank),
+                f"{r.rating:.1f}",
+                str(r.rating_rank),
+                f"{r.rank_gap:+d}",
+            ]
+            for r in t.itertuples()
+        ],
+        "lrrrrr",
+    )
     gaps = ", ".join(f"{r.model} ({r.rank_gap:+d})" for r in worst.itertuples() if r.rank_gap != 0)
     lines += ["", f"Largest disagreements: {gaps or 'none'}"]
     return "\n".join(lines) + "\n"

@@ -19,7 +19,8 @@ import pandas as pd
 
 from arena.errors import UserError
 from arena.harness._metrics import MetricValue
-from arena.io import latex_escape, write_atomic
+from arena.io import write_atomic
+from arena.tables import check_format, latex_tabular, markdown_table
 
 __all__ = [
     "RESULT_FORMATS",
@@ -204,6 +205,7 @@ def _wide(res: EvalResults) -> tuple[list[str], list[list[str]]]:
 
 def render_results(res: EvalResults, fmt: str) -> str:
     """The results table as text in ``fmt`` (csv, json, md, latex)."""
+    fmt = check_format(fmt, RESULT_FORMATS, "results")
     if fmt == "csv":
         return str(res.table().to_csv(index=False))
     if fmt == "json":
@@ -215,19 +217,12 @@ def render_results(res: EvalResults, fmt: str) -> str:
         f"chat template {'on' if prov.get('options', {}).get('chat_template') else 'off'}, "
         "95 % intervals"
     )
+    align = "l" + "r" * (len(header) - 1)
     if fmt == "md":
-        lines = [f"<!-- {note} -->", "| " + " | ".join(header) + " |"]
-        lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-        return "\n".join(lines) + "\n"
+        return "\n".join([f"<!-- {note} -->", *markdown_table(header, rows, align)]) + "\n"
     if fmt == "latex":
-        lines = [f"% {note}", "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\hline"]
-        lines.append(" & ".join(latex_escape(h) for h in header) + " \\\\")
-        lines.append("\\hline")
-        lines += [" & ".join(latex_escape(c) for c in row) + " \\\\" for row in rows]
-        lines += ["\\hline", "\\end{tabular}"]
-        return "\n".join(lines) + "\n"
-    raise UserError(f"unknown results format '{fmt}'; expected one of: {', '.join(RESULT_FORMATS)}")
+        return "\n".join([f"% {note}", *latex_tabular(header, rows, align)]) + "\n"
+    raise AssertionError(fmt)  # check_format above
 
 
 def write_results_table(res: EvalResults, path: Path, fmt: str) -> None:

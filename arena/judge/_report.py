@@ -21,6 +21,7 @@ import pandas as pd
 
 from arena.errors import UserError
 from arena.judge._agreement import battle_agreement, pair_agreement, rank_correlation
+from arena.tables import check_format, markdown_table
 
 if TYPE_CHECKING:
     from arena.battles import Battles
@@ -269,10 +270,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def render_judge_report(report: JudgeReport, fmt: str) -> str:
     """The report as Markdown (tables and agreement lines), CSV (the table) or JSON (all)."""
-    if fmt not in REPORT_FORMATS:
-        raise UserError(
-            f"unknown report format '{fmt}'; expected one of {', '.join(REPORT_FORMATS)}"
-        )
+    fmt = check_format(fmt, REPORT_FORMATS, "report")
     t = report.table
     if fmt == "csv":
         return str(t.to_csv(index=False))
@@ -295,10 +293,10 @@ def render_judge_report(report: JudgeReport, fmt: str) -> str:
     header = ["model", "judge rating", "95 % CI", "judge rank", "judge battles"]
     if report.has_human:
         header += ["human rating", "95 % CI", "human rank", "human battles"]
-    lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    rows = []
     for r in t.to_dict(orient="records"):
         cells = [
-            str(r["model"]).replace("|", "\\|"),
+            str(r["model"]),
             _num(r["judge_rating"]),
             f"{_num(r['judge_ci_lower'])} to {_num(r['judge_ci_upper'])}"
             if not pd.isna(r["judge_ci_lower"])
@@ -314,7 +312,8 @@ def render_judge_report(report: JudgeReport, fmt: str) -> str:
                 _num(r["human_rank"]) if has else "",
                 _num(r["human_battles"]) if has else "",
             ]
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
+    lines += markdown_table(header, rows, "l" + "r" * (len(header) - 1))
     if report.has_human:
         n_common = int(t["human_rating"].notna().sum())
         spearman = "n/a (fewer than 3)" if math.isnan(report.spearman) else f"{report.spearman:.3f}"

@@ -28,6 +28,7 @@ import numpy as np
 from arena.errors import UserError
 from arena.io import latex_escape, write_atomic  # re-exported: part of this module's API
 from arena.records import Leaderboard
+from arena.tables import check_format, latex_tabular, markdown_table, md_escape, md_row
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,11 +114,7 @@ def format_from_path(path: str | os.PathLike[str]) -> str | None:
 
 def _check_format(fmt: str) -> str:
     """Normalise ``fmt`` to lower case; raise a :class:`UserError` naming the valid ones."""
-    norm = fmt.lower()
-    if norm not in EXPORT_FORMATS:
-        expected = ", ".join(EXPORT_FORMATS)
-        raise UserError(f"unknown export format '{fmt}'; expected one of {expected}")
-    return norm
+    return check_format(fmt, EXPORT_FORMATS, "export")
 
 
 # ---------------------------------------------------------------------------- values
@@ -355,25 +352,12 @@ def _read_json_metadata(path: Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- Markdown
-_MD_SPECIAL_RE = re.compile(r"([\\|*`<\[\]])")
-
-
-def _md_escape(text: str) -> str:
-    """Make ``text`` safe in a GitHub table cell: ``|`` and inline markup escaped, one line."""
-    return _MD_SPECIAL_RE.sub(r"\\\1", " ".join(str(text).splitlines()))
-
-
 def _md_code(text: str) -> str:
     """Wrap ``text`` in an inline code span, fenced with more backticks than it contains."""
     runs = [len(m) for m in re.findall(r"`+", text)]
     fence = "`" * (max(runs, default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _md_row(cells: list[str]) -> str:
-    """Join cells into one Markdown table row."""
-    return "| " + " | ".join(cells) + " |"
 
 
 def _md_metadata_comment(meta: Mapping[str, Any]) -> str:
@@ -399,32 +383,32 @@ def _md_table(table: pd.DataFrame, level_label: str) -> list[str]:
     if with_change:
         header.append("Rank change")
         align.append("---:")
-    lines = [_md_row(header), _md_row(align)]
+    lines = [md_row(header), md_row(align)]
     for row in table.to_dict("records"):
-        cells = [_fmt_int(row["rank_ub"]), _md_escape(str(row["model"])), _fmt_float(row["rating"])]
+        cells = [_fmt_int(row["rank_ub"]), md_escape(str(row["model"])), _fmt_float(row["rating"])]
         if with_ci:
             offsets = _ci_offsets(row["rating"], row["ci_lower"], row["ci_upper"])
             text = "—" if offsets is None else f"+{offsets[0]:.2f} / -{offsets[1]:.2f}"
             flag = row.get("ci_flag")
-            cells.append(f"{text} ({_md_escape(flag)})" if isinstance(flag, str) and flag else text)
+            cells.append(f"{text} ({md_escape(flag)})" if isinstance(flag, str) and flag else text)
         cells.append(_fmt_int(row["battles"]))
         if with_change:
             cells.append(_fmt_signed_int(row["rank_change"]))
-        lines.append(_md_row(cells))
+        lines.append(md_row(cells))
     return lines
 
 
 def _md_style_table(coefs: pd.DataFrame) -> list[str]:
     """Render the style-control coefficients as GitHub-table lines."""
     lines = [
-        _md_row(["Feature", "Coefficient", "CI lower", "CI upper"]),
-        _md_row([":---", "---:", "---:", "---:"]),
+        md_row(["Feature", "Coefficient", "CI lower", "CI upper"]),
+        md_row([":---", "---:", "---:", "---:"]),
     ]
     for row in coefs.to_dict("records"):
         lines.append(
-            _md_row(
+            md_row(
                 [
-                    _md_escape(str(row["feature"])),
+                    md_escape(str(row["feature"])),
                     _fmt_float(row["coefficient"], 4),
                     _fmt_float(row.get("ci_lower"), 4),
                     _fmt_float(row.get("ci_upper"), 4),
@@ -461,7 +445,7 @@ def _render_markdown(lb: Leaderboard) -> str:
         lines.append(f"- Extras: {_md_code(_dumps_compact(lb.extras))}")
     lines.append(f"- arena version: {_md_code(str(meta['arena_version']))}")
     for warning in lb.warnings:
-        lines.append(f"- Warning: {_md_escape(warning)}")
+        lines.append(f"- Warning: {md_escape(warning)}")
     if lb.style_coefficients is not None:
         lines += ["", "**Style coefficients**", "", *_md_style_table(lb.style_coefficients)]
     lines += ["", _md_metadata_comment(meta)]
@@ -489,15 +473,6 @@ def _latex_comments(meta: Mapping[str, Any]) -> list[str]:
     lines = [f"% arena leaderboard export (arena {meta['arena_version']})"]
     for key, value in meta.items():
         lines.append(f"% {key}: {_dumps_compact(value, ascii_only=True)}")
-    return lines
-
-
-def _latex_tabular(header: list[str], align: str, rows: list[list[str]]) -> list[str]:
-    """Render a booktabs ``tabular`` environment."""
-    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule"]
-    lines += [" & ".join(header) + r" \\", r"\midrule"]
-    lines += [" & ".join(row) + r" \\" for row in rows]
-    lines += [r"\bottomrule", r"\end{tabular}"]
     return lines
 
 
@@ -538,7 +513,7 @@ def _render_latex(lb: Leaderboard) -> str:
         if with_change:
             cells.append(_fmt_signed_int(row["rank_change"]).replace("-", "$-$"))
         rows.append(cells)
-    lines = [*_latex_comments(lb.metadata()), *_latex_tabular(header, align, rows)]
+    lines = [*_latex_comments(lb.metadata()), *latex_tabular(header, rows, align, escape=False)]
     if lb.style_coefficients is not None:
         style_rows = [
             [
@@ -552,7 +527,9 @@ def _render_latex(lb: Leaderboard) -> str:
         lines += [
             "",
             "% style coefficients",
-            *_latex_tabular(["Feature", "Coefficient", "CI lower", "CI upper"], "lrrr", style_rows),
+            *latex_tabular(
+                ["Feature", "Coefficient", "CI lower", "CI upper"], style_rows, "lrrr", escape=False
+            ),
         ]
     return "\n".join(lines) + "\n"
 
@@ -716,11 +693,10 @@ def render_matrix(matrix: pd.DataFrame, fmt: str, *, digits: int = 4) -> str:
         }
         return json.dumps(doc, indent=2, allow_nan=False) + "\n"
     if fmt == "md":
-        header = _md_row([""] + [_md_escape(str(c)) for c in matrix.columns])
-        rule = _md_row(["---"] + ["---:"] * len(matrix.columns))
-        body = [
-            _md_row([_md_escape(str(idx))] + [_fmt_float(v, digits) for v in row])
+        rows = [
+            [str(idx)] + [_fmt_float(v, digits) for v in row]
             for idx, row in zip(matrix.index, matrix.to_numpy(), strict=True)
         ]
-        return "\n".join([header, rule, *body]) + "\n"
+        header = ["", *(str(c) for c in matrix.columns)]
+        return "\n".join(markdown_table(header, rows, "l" + "r" * len(matrix.columns))) + "\n"
     raise UserError(f"matrices are exported as {', '.join(MATRIX_FORMATS)}, not '{fmt}'")
