@@ -14,10 +14,11 @@ module goes further:
    decoding's tree attention). HellaSwag's four endings, each as long as half the
    context, cost one context plus four endings instead of four contexts plus four endings,
    and no padding between endings of different lengths;
-3. packed sequences are batched by length under a token budget; where many contexts share
-   a long beginning (few-shot examples, a subject's description), the beginning common to
-   a batch runs once (a batch of one), its key/value cache is repeated for the batch, and
-   only the packed rest runs batched;
+3. packed sequences are batched by length under a token budget, cut where padding would
+   exceed a fifth of a batch; where many contexts share a long beginning (few-shot
+   examples, a subject's description), the beginning common to a batch runs once (a
+   batch of one), its key/value cache is repeated for the batch, and only the packed
+   rest runs batched;
 4. the vocabulary projection is applied only to the hidden states that predict
    continuation tokens (not to every position of the batch).
 
@@ -48,6 +49,9 @@ _MIN_PREFIX = 8
 _MIN_PREFIX_SAVING = 0.25
 #: Tokens per forward pass (batch rows x packed length), at most.
 _BATCH_TOKENS = 4096
+#: A batch's real tokens are at least this share of its padded ones (lengths vary widely,
+#: MMLU's questions from 20 to 600 tokens: a long one would make every short one pay).
+_MIN_FILL = 0.8
 #: Attention scores per forward pass (rows x heads x queries x keys), at most.
 _BATCH_SCORES = 1 << 25
 #: Continuation positions projected onto the vocabulary at once.
@@ -153,6 +157,8 @@ def _batches(groups: list[_Group], max_rows: int, heads: int) -> list[tuple[list
     """Groups cut into forward passes, each with the length of its prefix run apart."""
 
     def prefix_of(batch: list[_Group]) -> int:
+        if len(batch) < 2:  # one sequence: a separate prefix pass would save nothing
+            return 0
         p = _shared([g.rows[0] for g in batch], min(g.first_needed for g in batch))
         return p if p >= _MIN_PREFIX else 0
 
@@ -180,8 +186,10 @@ def _batches(groups: list[_Group], max_rows: int, heads: int) -> list[tuple[list
                 p = prefix_of(grown)
                 width = max(x.packed_length(p) for x in grown)
                 n_rows = sum(len(x.rows) for x in grown)
+                real = sum(x.packed_length(p) for x in grown)
                 if (
                     len(grown) * width > _BATCH_TOKENS
+                    or real < _MIN_FILL * len(grown) * width
                     or len(grown) * heads * width * (p + width) > _BATCH_SCORES
                     or n_rows > max_rows
                 ):

@@ -154,6 +154,16 @@ def test_a_context_runs_once_for_all_its_choices(tiny_model_config: ModelConfig)
         assert len(seen) == 2 and seen[0] >= shots - 2  # the prefix, then the rest
         whole = sum(len(b.encode(c)) for c in dict.fromkeys(c for c, _ in requests))
         assert sum(seen) < whole  # less than the distinct contexts alone
+
+        # one long question does not make the short ones pay its length in padding
+        requests = [(f"Q: {'why ' * 60}?", " A")] + [
+            (f"Q: is {k} two?", x) for k in range(6) for x in (" yes", " no")
+        ]
+        real = sum({c: len(b.encode_pair(c, x)[0]) for c, x in requests}.values())
+        seen.clear()
+        prefix_loglikelihood(b, requests, batch_size=64)
+        assert sum(seen) <= 1.3 * real  # the short ones padded only among themselves
+        assert_like_backend(b, requests, 64)
     finally:
         b.close()
 
