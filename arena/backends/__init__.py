@@ -21,6 +21,7 @@ from __future__ import annotations
 from arena.backends._weights import WeightsSource, resolve_source
 from arena.backends.base import (
     Backend,
+    BackgroundLoad,
     BaseBackend,
     LogLikelihood,
     Message,
@@ -61,6 +62,7 @@ __all__ = [
     "BackendSpec",
     "BackendTimeout",
     "BackendUnavailable",
+    "BackgroundLoad",
     "BaseBackend",
     "InvalidParams",
     "LogLikelihood",

@@ -26,6 +26,7 @@ from arena.errors import UserError
 __all__ = [
     "ROLES",
     "Backend",
+    "BackgroundLoad",
     "BaseBackend",
     "LogLikelihood",
     "Message",
@@ -228,6 +229,38 @@ class Backend(Protocol):
         ...
 
 
+class BackgroundLoad:
+    """A load run at most once in a daemon thread, its outcome kept in one future.
+
+    ``start`` returns the same future on every call, so concurrent callers share one
+    load; the load's exception, if any, is the future's.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # guards _future, never held while loading
+        self._future: Future[None] | None = None
+
+    def start(self, load: Callable[[], None], name: str) -> Future[None]:
+        """Run ``load`` in a thread called ``name`` unless it was started before."""
+        with self._lock:
+            if self._future is not None:
+                return self._future
+            future: Future[None] = Future()
+            self._future = future
+
+        def run() -> None:
+            future.set_running_or_notify_cancel()
+            try:
+                load()
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+        threading.Thread(target=run, name=name, daemon=True).start()
+        return future
+
+
 class BaseBackend:
     """Shared plumbing for backends: lazy and background loading, unsupported operations.
 
@@ -242,10 +275,9 @@ class BaseBackend:
     def __init__(self, info: ModelInfo):
         self._info = info
         self._load_lock = threading.Lock()  # held while loading
-        self._future_lock = threading.Lock()  # guards _future, never held while loading
         self._loaded = False
         self._load_error: UserError | None = None
-        self._future: Future[None] | None = None
+        self._background = BackgroundLoad()
         self._closed = False
 
     # -- identity and loading -----------------------------------------------------------
@@ -291,23 +323,7 @@ class BaseBackend:
 
     def load_async(self) -> Future[None]:
         """Load in a daemon thread; calling again returns the same future."""
-        with self._future_lock:
-            if self._future is not None:
-                return self._future
-            future: Future[None] = Future()
-            self._future = future
-
-        def run() -> None:
-            future.set_running_or_notify_cancel()
-            try:
-                self.load()
-            except BaseException as exc:
-                future.set_exception(exc)
-            else:
-                future.set_result(None)
-
-        threading.Thread(target=run, name=f"load-{self._info.name}", daemon=True).start()
-        return future
+        return self._background.start(self.load, f"load-{self._info.name}")
 
     # -- operations -----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any, Literal, Self
 
 from arena.backends import (
     Backend,
+    BackgroundLoad,
     LogLikelihood,
     Message,
     ModelConfig,
@@ -92,8 +93,7 @@ class DeferredBackend:
         self._backend: Backend | None = None
         self._error: BaseException | None = None
         self._closed = False
-        self._future_lock = threading.Lock()
-        self._future: Future[None] | None = None
+        self._background = BackgroundLoad()
 
     def _made(self) -> Backend:
         """The backend, created now if it is not yet (blocking; once, even on failure)."""
@@ -152,23 +152,7 @@ class DeferredBackend:
 
     def load_async(self) -> Future[None]:
         """Create and load in a daemon thread; calling again returns the same future."""
-        with self._future_lock:
-            if self._future is not None:
-                return self._future
-            future: Future[None] = Future()
-            self._future = future
-
-        def run() -> None:
-            future.set_running_or_notify_cancel()
-            try:
-                self.load()
-            except BaseException as exc:
-                future.set_exception(exc)
-            else:
-                future.set_result(None)
-
-        threading.Thread(target=run, name=f"load-{self._config.name}", daemon=True).start()
-        return future
+        return self._background.start(self.load, f"load-{self._config.name}")
 
     def generate(self, messages: Sequence[Message], params: SamplingParams) -> Iterator[str]:
         """Stream a chat answer (waits for the backend to be created)."""
