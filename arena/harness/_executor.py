@@ -184,6 +184,7 @@ class ModelRunner:
         self._prefetch_error: BaseException | None = None
         self._closed = False
         self._close_lock = threading.Lock()
+        self._load_lock = threading.Lock()  # one backend, even when worker threads race
 
     # -- the backend --------------------------------------------------------------------------
 
@@ -227,16 +228,24 @@ class ModelRunner:
 
     @property
     def backend(self) -> Backend:
-        """The backend, created and loaded on first use (or waited for, when prefetched)."""
-        if self._backend is None and self._prefetch is not None:
-            self._prefetch.join()
-            self._prefetch = None
-            error, self._prefetch_error = self._prefetch_error, None
-            if error is not None:
-                raise error
-        if self._backend is None:
-            self._backend = self._make_backend()
-        return self._backend
+        """The backend, created and loaded on first use (or waited for, when prefetched).
+
+        Thread-safe: the worker threads of a concurrent run that ask at once share the one
+        backend the first of them makes.
+        """
+        backend = self._backend
+        if backend is not None:
+            return backend
+        with self._load_lock:
+            if self._backend is None and self._prefetch is not None:
+                self._prefetch.join()
+                self._prefetch = None
+                error, self._prefetch_error = self._prefetch_error, None
+                if error is not None:
+                    raise error
+            if self._backend is None:
+                self._backend = self._make_backend()
+            return self._backend
 
     @property
     def loaded(self) -> bool:

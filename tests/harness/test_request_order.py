@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,28 @@ def _run(config: ModelConfig, prompts: list[Any], concurrency: int) -> tuple[lis
         answers = runner.generate(prompts, params)
     finally:
         runner.close()
+    assert len(made) == 1  # one backend for the run, however many workers
     return answers, made[0]
+
+
+def test_concurrent_workers_share_one_backend() -> None:
+    made: list[Recorder] = []
+
+    def slow_factory(c: ModelConfig) -> Any:
+        time.sleep(0.2)  # every worker asks for the backend while the first is being made
+        made.append(Recorder(c))
+        return made[-1]
+
+    remote = model_config("srv", "openai", base_url="http://127.0.0.1:9/v1", model="m")
+    runner = ModelRunner(remote, RequestCache(None), concurrency=8, factory=slow_factory)
+    prompts = [fewshot(SUBJECTS[k % 3], "why" * (k + 1)) for k in range(16)]
+    try:
+        answers = runner.generate(prompts, [SamplingParams(max_new_tokens=8)] * len(prompts))
+    finally:
+        runner.close()
+    assert answers == [{"text": "42"}] * 16
+    assert len(made) == 1
+    assert sorted(made[0].sent) == sorted(prompts)
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
