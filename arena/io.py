@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from arena.errors import UserError
 __all__ = [
     "RUN_FILE",
     "JsonlLineError",
+    "atomic_path",
     "changed_setting",
     "file_sha256",
     "iter_jsonl",
@@ -41,18 +43,22 @@ RUN_FILE = "run.json"
 _BLOCK = 1 << 20  # 1 MiB: hashing reads files in blocks of this size
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it when the ``with`` block succeeds.
 
-    The bytes go to a uniquely named temporary file in the same directory (same file
-    system, so :func:`os.replace` is atomic), which then replaces ``path``. The temporary
-    file is created with mode 0o666 filtered by the umask, like an ordinary new file, and is
-    removed if anything fails.
+    For writers that stream (a Parquet writer, a CSV of a million votes): the block writes
+    the whole file at the yielded path, which is then flushed to disk and moved over
+    ``path`` with :func:`os.replace` (same directory, so atomic). Readers see the old file
+    or the new one, never half; if the block raises, the temporary file is removed and
+    ``path`` is untouched. The writer creates the file as it likes (an ordinary
+    :func:`open` gives mode 0o666 filtered by the umask).
 
     Raises
     ------
     UserError
-        If the directory does not exist or the file cannot be written.
+        If the directory does not exist, ``path`` is a directory, or the file system
+        refuses the write (an :class:`OSError` in the block or in the replace).
     """
     path = Path(path)
     directory = path.parent
@@ -62,22 +68,36 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise UserError(f"cannot write {path}: it is a directory")
     tmp = directory / f".{path.name}.{secrets.token_hex(8)}.tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        try:
+            yield tmp
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    See :func:`atomic_path` (the temporary file is new: ``O_EXCL``, mode 0o666 filtered
+    by the umask, like an ordinary new file).
+
+    Raises
+    ------
+    UserError
+        If the directory does not exist or the file cannot be written.
+    """
+    with atomic_path(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
 
 
 def file_sha256(path: Path | str) -> str:

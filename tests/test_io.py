@@ -11,6 +11,7 @@ from arena.errors import UserError
 from arena.io import (
     RUN_FILE,
     JsonlLineError,
+    atomic_path,
     changed_setting,
     file_sha256,
     iter_jsonl,
@@ -34,6 +35,28 @@ def test_write_atomic_refuses_a_missing_directory_and_a_directory(tmp_path: Path
         write_atomic(tmp_path / "nope" / "out.txt", b"x")
     with pytest.raises(UserError, match="it is a directory"):
         write_atomic(tmp_path, b"x")
+
+
+def test_atomic_path_keeps_the_old_file_when_the_writer_fails(tmp_path: Path) -> None:
+    target = tmp_path / "votes.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError, match="writer crashed"), atomic_path(target) as tmp:
+        tmp.write_text("half a fi")
+        raise RuntimeError("writer crashed")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["votes.csv"]  # no stray temporary
+
+    no_space = pytest.raises(UserError, match=r"cannot write .*votes.csv: No space")
+    with no_space, atomic_path(target) as tmp:  # an OSError comes out as one clear message
+        tmp.write_text("the disk filled up after this")
+        raise OSError(28, "No space left on device")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["votes.csv"]
+
+    with atomic_path(target) as tmp, tmp.open("w") as stream:  # a streaming writer succeeds
+        stream.writelines(f"{k}\n" for k in range(1000))
+    assert target.read_text().splitlines()[-1] == "999"
+    assert [p.name for p in tmp_path.iterdir()] == ["votes.csv"]
 
 
 def test_file_sha256_is_the_hash_of_the_bytes_over_several_blocks(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from arena.battles.table import WINNER_LABELS, Battles
 from arena.errors import UserError
+from arena.io import atomic_path
 from arena.store.schema import Battle, Conversation, Model, Vote, Voter
 
 __all__ = [
@@ -334,22 +334,12 @@ def write_votes_file(
     chunks = _iter_columns(
         session, conversations=True, include_identity_leaks=True, chunk_size=chunk_size
     )
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(target) as tmp:
         if fmt == "parquet":
-            os.close(fd)
             count = _write_parquet(chunks, tmp)
         else:
-            with open(fd, "w", encoding="utf-8", newline="") as stream:
+            with tmp.open("w", encoding="utf-8", newline="") as stream:
                 count = _write_text(chunks, fmt, stream)
-                stream.flush()
-                os.fsync(stream.fileno())
-        tmp.chmod(0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return count
 
 
