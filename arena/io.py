@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from arena.errors import UserError
 
@@ -122,24 +122,41 @@ class JsonlLineError(ValueError):
         Its number, counting from 1.
     problem:
         What is wrong, e.g. ``not valid JSON (Expecting value, column 1)``.
+    invalid:
+        True when the line is not JSON syntax at all (a reader may then try the whole
+        text as one pretty-printed document); False for a line of valid syntax that hit
+        a safety limit or is not an object.
     """
 
-    def __init__(self, line: int, problem: str) -> None:
+    def __init__(self, line: int, problem: str, *, invalid: bool = False) -> None:
         super().__init__(f"line {line}: {problem}")
         self.line = line
         self.problem = problem
+        self.invalid = invalid
 
 
-def iter_jsonl(lines: Iterable[str], *, skip: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line number, object)`` for each non-blank line of a JSON Lines text.
+@overload
+def iter_jsonl(
+    lines: Iterable[str], *, skip: int = 0, objects_only: Literal[True] = True
+) -> Iterator[tuple[int, dict[str, Any]]]: ...
+@overload
+def iter_jsonl(
+    lines: Iterable[str], *, skip: int = 0, objects_only: Literal[False]
+) -> Iterator[tuple[int, Any]]: ...
+def iter_jsonl(
+    lines: Iterable[str], *, skip: int = 0, objects_only: bool = True
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line number, value)`` for each non-blank line of a JSON Lines text.
 
     ``skip`` leaves out that many first lines (header rows). Blank lines are passed over.
+    ``objects_only`` (the default) requires every value to be a JSON object; a caller
+    that reports other values in its own terms (which row, which field) passes False.
 
     Raises
     ------
     JsonlLineError
         At the first line that is not valid JSON, is nested too deeply or holds a number
-        too long to parse (a hostile file), or is valid JSON but not an object.
+        too long to parse (a hostile file), or (``objects_only``) is not an object.
     """
     for number, line in enumerate(lines, start=1):
         if number <= skip or not line.strip():
@@ -148,12 +165,12 @@ def iter_jsonl(lines: Iterable[str], *, skip: int = 0) -> Iterator[tuple[int, di
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             problem = f"not valid JSON ({exc.msg}, column {exc.colno})"
-            raise JsonlLineError(number, problem) from None
+            raise JsonlLineError(number, problem, invalid=True) from None
         except RecursionError:
             raise JsonlLineError(number, "not valid JSON (nested too deeply)") from None
         except ValueError as exc:  # e.g. an integer of more digits than Python converts
             raise JsonlLineError(number, f"cannot be read as JSON ({exc})") from None
-        if not isinstance(obj, dict):
+        if objects_only and not isinstance(obj, dict):
             raise JsonlLineError(number, "expected a JSON object")
         yield number, obj
 

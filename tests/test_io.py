@@ -93,6 +93,14 @@ def test_iter_jsonl_names_the_bad_line(line: str, problem: str) -> None:
         list(iter_jsonl(['{"ok": true}', line]))
     assert (info.value.line, info.value.problem) == (2, problem)
     assert str(info.value) == f"line 2: {problem}"
+    assert info.value.invalid == problem.startswith("not valid JSON (Expecting")
+
+
+def test_iter_jsonl_can_leave_the_value_type_to_the_caller() -> None:
+    lines = ['{"a": 1}', "[1, 2]", '"text"']
+    assert list(iter_jsonl(lines, objects_only=False)) == [(1, {"a": 1}), (2, [1, 2]), (3, "text")]
+    with pytest.raises(JsonlLineError, match="line 2: not valid JSON"):  # syntax still checked
+        list(iter_jsonl(['{"a": 1}', "{oops"], objects_only=False))
 
 
 def test_resume_file_against_the_run_directory(tmp_path: Path) -> None:

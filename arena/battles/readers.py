@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from arena.battles.style import STYLE_FEATURES, features_for_texts
 from arena.battles.table import Battles
 from arena.errors import BattleFileError, UserError
-from arena.io import file_sha256
+from arena.io import JsonlLineError, file_sha256, iter_jsonl
 from arena.outcomes import PAIR_COUNT_COLUMNS, WINNER_CODES, WINNER_LABELS, Outcome
 
 if TYPE_CHECKING:
@@ -1372,28 +1372,19 @@ def _json_records(path: Path, text: str) -> tuple[list[Any], _Source]:
         return list(doc), _Source(str(path), _JSON_ROWS)
     records: list[Any] = []
     lines: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            if not records:  # maybe one pretty-printed object rather than JSON Lines
-                return _json_object(path, text), _Source(str(path), _TABLE_ROWS)
-            raise BattleFileError(
-                str(path),
-                f"line is not valid JSON ({exc.msg}); expected one JSON object per line "
-                f"(JSON Lines; {_JSONL_ROWS})",
-                row=number,
-            ) from None
-        except (RecursionError, ValueError) as exc:
-            raise BattleFileError(
-                str(path),
-                f"line cannot be read as JSON ({_json_limit(exc)}); expected one battle "
-                f"object per line ({_JSONL_ROWS})",
-                row=number,
-            ) from None
-        lines.append(number)
+    try:
+        for number, record in iter_jsonl(text.splitlines(), objects_only=False):
+            records.append(record)
+            lines.append(number)
+    except JsonlLineError as exc:
+        if not records and exc.invalid:  # maybe one pretty-printed object, not JSON Lines
+            return _json_object(path, text), _Source(str(path), _TABLE_ROWS)
+        raise BattleFileError(
+            str(path),
+            f"line is {exc.problem}; expected one JSON object per line "
+            f"(JSON Lines; {_JSONL_ROWS})",
+            row=exc.line,
+        ) from None
     columnar = _columnar(records[0]) if len(records) == 1 else None
     if columnar is not None:
         return columnar, _Source(str(path), _TABLE_ROWS)
