@@ -8,15 +8,45 @@ and layout are written once. No dependencies beyond the standard library.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from arena.errors import UserError
 from arena.io import latex_escape
 
-__all__ = ["check_format", "latex_tabular", "markdown_table", "md_escape", "md_row"]
+__all__ = [
+    "FILE_SUFFIXES",
+    "check_format",
+    "format_from_suffix", "latex_tabular", "markdown_table", "md_escape", "md_row"]
 
 _MD_SPECIAL_RE = re.compile(r"([\\|*`<\[\]])")
+
+#: The output format each file suffix names (lower case), for every writer we have: the
+#: leaderboard exports, run results, the votes export. Each writer accepts its own subset.
+FILE_SUFFIXES: dict[str, str] = {
+    ".csv": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".md": "md",
+    ".markdown": "md",
+    ".tex": "latex",
+    ".latex": "latex",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+def format_from_suffix(path: str | os.PathLike[str], formats: Sequence[str]) -> str | None:
+    """The format of ``formats`` that ``path``'s suffix names (case-insensitive), else None.
+
+    Lets a command infer ``--format`` from ``--output``; None (an unknown suffix, or one
+    naming a format this writer does not have) leaves the choice to the caller.
+    """
+    fmt = FILE_SUFFIXES.get(Path(path).suffix.lower())
+    return fmt if fmt in formats else None
 
 
 def check_format(fmt: str, formats: Sequence[str], what: str) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from arena.cli.db import add_database_argument
 from arena.errors import UserError
+from arena.tables import format_from_suffix
 
-_SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+#: The votes export's formats (those of :func:`arena.store.export.write_votes`; the store
+#: is imported only when the command runs).
+VOTE_FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
 
 
 def register(subparsers: Any) -> None:
@@ -35,7 +37,7 @@ def register(subparsers: Any) -> None:
     add_database_argument(parser)
     parser.add_argument(
         "--format",
-        choices=("csv", "jsonl", "parquet"),
+        choices=VOTE_FORMATS,
         default=None,
         help="file format (default: from the --output suffix, else csv)",
     )
@@ -57,9 +59,7 @@ def _format(args: argparse.Namespace) -> str:
     if args.format:
         return str(args.format)
     if args.output and args.output != "-":
-        suffix = Path(args.output).suffix.lower()
-        if suffix in _SUFFIX_FORMATS:
-            return _SUFFIX_FORMATS[suffix]
+        return format_from_suffix(args.output, VOTE_FORMATS) or "csv"
     return "csv"
 
 

@@ -28,7 +28,15 @@ import numpy as np
 from arena.errors import UserError
 from arena.io import latex_escape, write_atomic  # re-exported: part of this module's API
 from arena.records import Leaderboard
-from arena.tables import check_format, latex_tabular, markdown_table, md_escape, md_row
+from arena.tables import (
+    FILE_SUFFIXES,
+    check_format,
+    format_from_suffix,
+    latex_tabular,
+    markdown_table,
+    md_escape,
+    md_row,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,17 +88,6 @@ PARQUET_METADATA_KEY: bytes = b"arena"
 #: Parquet schema-metadata key holding the style coefficients as JSON records (if any).
 PARQUET_STYLE_KEY: bytes = b"arena_style_coefficients"
 
-_SUFFIX_FORMATS: dict[str, str] = {
-    ".csv": "csv",
-    ".json": "json",
-    ".md": "md",
-    ".markdown": "md",
-    ".tex": "latex",
-    ".latex": "latex",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-
 #: Metadata fields stored as JSON text (in CSV cells and LaTeX comments).
 _JSON_FIELDS: frozenset[str] = frozenset({"params", "inputs", "extras", "warnings"})
 
@@ -109,7 +106,7 @@ def format_from_path(path: str | os.PathLike[str]) -> str | None:
     ``.tex``/``.latex``, ``.parquet``/``.pq``. Lets the CLI infer ``--format`` from
     ``--output``.
     """
-    return _SUFFIX_FORMATS.get(Path(path).suffix.lower())
+    return format_from_suffix(path, EXPORT_FORMATS)
 
 
 def _check_format(fmt: str) -> str:
@@ -655,7 +652,7 @@ def read_leaderboard_metadata(
     if norm is None:
         raise UserError(
             f"cannot tell the format of {file} from its suffix; expected one of "
-            f"{', '.join(sorted(_SUFFIX_FORMATS))}"
+            f"{', '.join(sorted(k for k, f in FILE_SUFFIXES.items() if f in EXPORT_FORMATS))}"
         )
     norm = _check_format(norm)
     if not file.is_file():

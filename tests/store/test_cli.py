@@ -6,7 +6,7 @@ import argparse
 import io
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -104,6 +104,21 @@ def test_votes_to_files(
     argv = ["votes", "--database", url_with_votes, "--output", str(jsonl), "--format", "jsonl"]
     assert arena(argv) == 0
     assert len(jsonl.read_text().splitlines()) == 3
+    # the format follows the suffix: .ndjson is JSON Lines, .PQ Parquet, an unknown one CSV
+    readers: list[tuple[str, Callable[[Path], pd.DataFrame]]] = [
+        ("v.ndjson", lambda p: pd.read_json(p, lines=True)),
+        ("v.PQ", pd.read_parquet),
+        ("v.dat", pd.read_csv),
+    ]
+    for name, read in readers:
+        assert arena(["votes", "--database", url_with_votes, "--output", str(tmp_path / name)]) == 0
+        assert list(read(tmp_path / name)["winner"]) == ["model_a", "model_b", "tie"]
+
+
+def test_votes_cli_offers_exactly_the_stores_formats() -> None:
+    from arena.store.export import EXPORT_FORMATS
+
+    assert votes_cli.VOTE_FORMATS == EXPORT_FORMATS
 
 
 def test_votes_errors(
