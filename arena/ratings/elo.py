@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["numba_kernel", "online_elo", "online_elo_bootstrap"]
+__all__ = ["c_kernel", "kernel", "numba_kernel", "online_elo", "online_elo_bootstrap"]
 
 Vector = NDArray[np.float64]
 
@@ -39,31 +39,34 @@ def preload() -> threading.Thread:
 
     def load() -> None:
         one = np.zeros(1, np.int64)
-        _compiled()(one, one, np.zeros(1), np.zeros(1), np.zeros(1), 400.0, 10.0)
+        kernel()(one, one, np.zeros(1), np.zeros(1), np.zeros(1), 400.0, 10.0)
 
     thread = threading.Thread(target=load, name="load online Elo kernel", daemon=True)
     thread.start()
     return thread
 
 
-def _compiled() -> Any:
-    """The compiled kernel: the C extension, else numba's (compiled or cached) on first use."""
-    with _kernel_lock:
-        return _kernel if _kernel is not None else _build()
-
-
-def _build() -> Any:
+def kernel() -> Any:
+    """The loop :func:`online_elo` runs: :func:`c_kernel`, else :func:`numba_kernel`."""
     global _kernel
-    if _kernel is None:
-        try:
-            from arena.ratings._elo import elo_loop as c_loop
-        except ImportError:  # no C compiler at install time: the numba kernel below
-            pass
-        else:
-            _kernel = c_loop
-            return _kernel
-        _kernel = numba_kernel()
-    return _kernel
+    with _kernel_lock:
+        if _kernel is None:
+            _kernel = c_kernel() or numba_kernel()
+        return _kernel
+
+
+def c_kernel() -> Any | None:
+    """The C version of the loop (``_elo.c``, built by ``pip install``), or None if not built.
+
+    ``elo_loop(a, b, score, kw, ratings, scale, base)`` updates ``ratings`` in place; it
+    checks its arguments' types, shapes and indices (a bad call is a ``TypeError`` or
+    ``ValueError``, never a crash).
+    """
+    try:
+        from arena.ratings._elo import elo_loop
+    except ImportError:  # no C compiler at install time
+        return None
+    return elo_loop
 
 
 @functools.cache
@@ -120,7 +123,7 @@ def online_elo(
         if weight is None
         else float(k) * np.asarray(weight, np.float64)
     )
-    _compiled()(
+    kernel()(
         np.ascontiguousarray(model_a, np.int64),
         np.ascontiguousarray(model_b, np.int64),
         _SCORE[np.asarray(outcome, np.int64)],

@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from arena.service._ttl import TTLCache
+from arena.service.ttl import TTLCache
 from arena.store import DatabaseFault, Model, Session, list_models
 
 __all__ = [

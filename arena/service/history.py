@@ -32,8 +32,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from arena.service._ttl import TTLCache
 from arena.service.catalog import PublicNames
+from arena.service.ttl import TTLCache
 from arena.store import SessionFactory
 from arena.store.catalog import list_models
 from arena.store.schema import Model

@@ -25,9 +25,9 @@ from arena.battles import from_frame
 from arena.errors import UserError
 from arena.judge import RankAgreement, judge_leaderboard, rank_correlation
 from arena.records import Leaderboard
-from arena.service._ttl import TTLCache
 from arena.service.catalog import PublicNames
 from arena.service.leaderboard import BoardView, display_table
+from arena.service.ttl import TTLCache
 from arena.store import SessionFactory, list_models
 from arena.store.judge import judge_battles_frame, list_judges
 

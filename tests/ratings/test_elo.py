@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
 
 from arena.ratings import elo
-from arena.ratings._elo import elo_loop
+
+
+def _c_loop() -> Any:
+    loop = elo.c_kernel()
+    assert loop is not None, "the C extension arena.ratings._elo is not built (pip install -e .)"
+    return loop
+
+
+elo_loop = _c_loop()
 
 
 def battles(n: int, models: int, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -32,7 +41,7 @@ def test_the_c_loop_gives_the_numba_loop_s_ratings(scale: float, base: float) ->
 
 
 def test_online_elo_uses_the_c_loop() -> None:
-    assert elo._compiled() is elo_loop
+    assert elo.kernel() is elo_loop
     a, b, score, _ = battles(1000, 5)
     outcome = np.select([score == 1.0, score == 0.0], [0, 1], 2)
     ratings = elo.online_elo(5, a, b, outcome)
@@ -69,7 +78,7 @@ def test_a_bad_call_raises_instead_of_writing_past_the_ratings(
     args.update(change)
     before = np.array(args["ratings"], copy=True)
     with pytest.raises((TypeError, ValueError), match=message):
-        elo_loop(*args.values())  # type: ignore[arg-type]
+        elo_loop(*args.values())
     np.testing.assert_array_equal(args["ratings"], before)  # nothing half-updated
 
 

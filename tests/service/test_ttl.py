@@ -1,4 +1,4 @@
-"""The service's one time-bounded cache (arena.service._ttl.TTLCache)."""
+"""The service's one time-bounded cache (arena.service.ttl.TTLCache)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from arena.service._ttl import TTLCache
+from arena.service.ttl import TTLCache
 
 
 class Clock:
