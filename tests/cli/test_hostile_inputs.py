@@ -111,7 +111,7 @@ def test_gzip_bomb_stops_at_the_limit_in_bounded_memory(tmp_path: Path) -> None:
 def test_default_decompression_limit_applies(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import arena.battles.readers as readers
+    import arena.battles.readers.files as readers
 
     monkeypatch.setattr(readers, "MAX_DECOMPRESSED_BYTES", 1 << 20)
     bomb = gzip_bomb(tmp_path / "bomb.json.gz", 1)
