@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from arena.backends import ModelConfig, SamplingParams, create_backend
 from arena.errors import UserError
 from arena.harness import BackendFactory, ModelRunner, RequestCache
-from arena.io import RUN_FILE, changed_setting, resume_file, write_atomic
+from arena.io import RUN_FILE, refuse_changed_settings, resume_file, write_atomic
 from arena.judge._prompts import JUDGE_TEMPLATES, JudgePrompt, judge_messages
 from arena.judge._verdicts import (
     CONSISTENT,
@@ -258,13 +258,13 @@ def _prepare_run_dir(output: Path, settings: dict[str, Any], resume: bool) -> fl
             raise UserError(f"{run_file}: not the settings of a judge run ({exc})") from None
         if not isinstance(before, dict):
             raise UserError(f"{run_file}: not the settings of a judge run (no settings table)")
-        key = changed_setting(before, settings)
-        if key is not None:
-            raise UserError(
-                f"--resume: this run's '{key}' differs from the one in {run_file}; "
-                "run it with the same judge, models, prompts and options, "
-                "or choose another --output"
-            )
+        refuse_changed_settings(
+            run_file,
+            before,
+            settings,
+            advice="run it with the same judge, models, prompts and options, "
+            "or choose another --output",
+        )
         return started
     run_file = output / RUN_FILE
     output.mkdir(parents=True, exist_ok=True)
