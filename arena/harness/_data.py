@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from arena.backends import Message
 from arena.errors import UserError
 from arena.harness._scorers import get_processor
 from arena.harness._suite import DatasetSpec, SuiteError, TaskSpec
@@ -32,9 +33,13 @@ __all__ = [
     "DATA_PACKAGES",
     "STRATA_FIELDS",
     "DataError",
+    "Prompt",
     "Sample",
     "build_samples",
     "dataset_file",
+    "messages_from_json",
+    "messages_json",
+    "prompt_json",
     "read_rows",
     "select_rows",
     "selection_record",
@@ -70,7 +75,7 @@ class Sample:
     context:
         Description, few-shot examples and prompt as one plain text.
     turns:
-        The same as chat turns ``(role, text)``: the task's system text and description as
+        The same as chat messages: the task's system text and description as
         the system message (as lm-eval does under a chat template), then few-shot examples
         as user/assistant turns (``fewshot_as_turns``) or inlined into the last user turn.
     target:
@@ -84,11 +89,35 @@ class Sample:
     index: int
     doc: dict[str, Any]
     context: str
-    turns: tuple[tuple[str, str], ...] = ()
+    turns: tuple[Message, ...] = ()
     target: str | None = None
     choices: tuple[str, ...] = ()
     gold: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+#: What a model is asked: a plain prompt, or a conversation (under a chat template).
+Prompt = str | tuple[Message, ...]
+
+
+def messages_json(messages: Sequence[Message]) -> list[list[str]]:
+    """Chat messages as the harness writes them to JSON: ``[[role, text], ...]``.
+
+    The one serialisation of a conversation in the harness: the request cache hashes it
+    (so its shape is pinned: a different one would miss every stored answer) and the
+    records files hold it; :func:`messages_from_json` reads it back.
+    """
+    return [[m.role, m.content] for m in messages]
+
+
+def messages_from_json(data: Sequence[Sequence[str]]) -> tuple[Message, ...]:
+    """The messages that :func:`messages_json` wrote (``[[role, text], ...]``)."""
+    return tuple(Message(role, text) for role, text in data)  # type: ignore[arg-type]
+
+
+def prompt_json(prompt: Prompt) -> str | list[list[str]]:
+    """A prompt as the records and the request cache write it (text, or message pairs)."""
+    return prompt if isinstance(prompt, str) else messages_json(prompt)
 
 
 def _package_dir(package: str) -> Path | None:
@@ -327,17 +356,17 @@ def build_samples(
         # under a chat template the description goes into the system message, after the
         # task's own system text, as lm-eval does (its maybe_delimit with the few-shot
         # separator); the user turns hold the examples and the question
-        turns: list[tuple[str, str]] = []
+        turns: list[Message] = []
         system = join_system(task.system, description, fs.separator)
         if system:
-            turns.append(("system", system))
+            turns.append(Message("system", system))
         if fewshot_as_turns and shot_pairs:
             for q, a in shot_pairs:
-                turns.append(("user", q))
-                turns.append(("assistant", a.strip()))
-            turns.append(("user", prompt))
+                turns.append(Message("user", q))
+                turns.append(Message("assistant", a.strip()))
+            turns.append(Message("user", prompt))
         else:
-            turns.append(("user", inline + prompt))
+            turns.append(Message("user", inline + prompt))
         choices: tuple[str, ...] = ()
         gold = None
         target = None

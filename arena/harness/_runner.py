@@ -36,7 +36,14 @@ import numpy as np
 from arena.backends import ModelConfig, SamplingParams, create_backend
 from arena.errors import UserError
 from arena.harness._cache import RequestCache, request_key
-from arena.harness._data import Sample, build_samples, dataset_file, selection_record
+from arena.harness._data import (
+    Prompt,
+    Sample,
+    build_samples,
+    dataset_file,
+    prompt_json,
+    selection_record,
+)
 from arena.harness._executor import BackendFactory, ModelRunner
 from arena.harness._letter import letter_labels, letter_prompt, parse_letter
 from arena.harness._metrics import MetricValue, mean_metric, pass_at_k, perplexity_metrics
@@ -121,7 +128,7 @@ class RunOptions:
 KindResult = tuple[list[dict[str, Any]], dict[str, MetricValue], int]
 
 
-def _prompt_of(sample: Sample, options: RunOptions) -> str | tuple[tuple[str, str], ...]:
+def _prompt_of(sample: Sample, options: RunOptions) -> Prompt:
     return sample.turns if options.chat_template else sample.context
 
 
@@ -177,15 +184,16 @@ LETTER_MAX_TOKENS = 32
 
 def _letter_prompts(
     task: TaskSpec, s: Sample, options: RunOptions
-) -> tuple[str | tuple[tuple[str, str], ...], tuple[str, ...]]:
-    """The question of ``s`` asked for a letter, as a chat (turns) or a plain prompt."""
+) -> tuple[Prompt, tuple[str, ...]]:
+    """The question of ``s`` asked for a letter, as a chat (messages) or a plain prompt."""
     letters = letter_labels(len(s.choices), task.labels)
     # choices that are the labels themselves (MMLU's " A" ... " D") are listed by the
     # prompt already
     listed = () if tuple(s.choices) == tuple(task.labels) else s.choices
     if options.chat_template:
-        *before, (role, last) = s.turns
-        return (*before, (role, letter_prompt(last, listed, letters))), letters
+        *before, last = s.turns
+        asked = dataclasses.replace(last, content=letter_prompt(last.content, listed, letters))
+        return (*before, asked), letters
     return letter_prompt(s.context, listed, letters) + "\n\nANSWER:", letters
 
 
@@ -202,7 +210,7 @@ def _run_multiple_choice_letter(
         rec: dict[str, Any] = {
             "index": s.index,
             "method": "generated letter",
-            "prompt": prompt,
+            "prompt": prompt_json(prompt),
             "choices": list(s.choices),
             "letters": list(letters),
             "gold": s.gold,
@@ -236,7 +244,7 @@ def _sampling(task: TaskSpec, options: RunOptions, j: int) -> SamplingParams:
 
 def _generate_all(
     task: TaskSpec, samples: list[Sample], runner: ModelRunner, options: RunOptions, bar: Any
-) -> tuple[list[list[dict[str, Any]]], list[Any]]:
+) -> tuple[list[list[dict[str, Any]]], list[Prompt]]:
     n = task.generation.samples
     prompts = [_prompt_of(s, options) for s in samples for _ in range(n)]
     params = [_sampling(task, options, j) for _ in samples for j in range(n)]
@@ -252,7 +260,7 @@ def _run_generate(
     scores: dict[str, list[float]] = {s.metric: [] for s in task.scorers}
     records, failed = [], 0
     for s, answers, prompt in zip(samples, per_doc, prompts, strict=True):
-        rec: dict[str, Any] = {"index": s.index, "prompt": prompt, "target": s.target}
+        rec: dict[str, Any] = {"index": s.index, "prompt": prompt_json(prompt), "target": s.target}
         errors = [a["error"] for a in answers if "error" in a]
         if errors:
             failed += 1
@@ -325,7 +333,7 @@ def _run_code(
     metrics: dict[str, list[float]] = {f"pass@{k}": [] for k in code.k}
     records, failed = [], 0
     for s, answers, prompt, outs in zip(samples, per_doc, prompts, outcomes, strict=True):
-        rec: dict[str, Any] = {"index": s.index, "prompt": prompt, "target": s.target}
+        rec: dict[str, Any] = {"index": s.index, "prompt": prompt_json(prompt), "target": s.target}
         errors = [a["error"] for a in answers if "error" in a]
         if errors:
             failed += 1

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from arena.backends import Message
 from arena.errors import UserError
 from arena.harness import DATA_PACKAGES, DataError
 from arena.io import JsonlLineError, iter_jsonl
@@ -209,8 +210,8 @@ def judge_messages(
     turn: int,
     answers_a: Sequence[str],
     answers_b: Sequence[str],
-) -> tuple[tuple[str, str], ...]:
-    """The judge's conversation ``((role, text), ...)``: system message, then the comparison.
+) -> tuple[Message, ...]:
+    """The judge's conversation: the system message, then the comparison (a user message).
 
     ``answers_a`` are shown as Assistant A's answers (one per turn, at least ``turn``),
     ``answers_b`` as Assistant B's; swap them for the other order.
@@ -232,7 +233,7 @@ def judge_messages(
         fields["ref_answer_1"] = prompt.reference[0]
         if turn == 2:
             fields["ref_answer_2"] = prompt.reference[1]
-    return (("system", template.system), ("user", template.user.format(**fields)))
+    return (Message("system", template.system), Message("user", template.user.format(**fields)))
 
 
 # -- prompt sets -----------------------------------------------------------------------------

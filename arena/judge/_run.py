@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arena.backends import ModelConfig, SamplingParams, create_backend
+from arena.backends import Message, ModelConfig, SamplingParams, create_backend
 from arena.errors import UserError
 from arena.harness import BackendFactory, ModelRunner, RequestCache
 from arena.io import RUN_FILE, refuse_changed_settings, resume_file, write_atomic
@@ -298,7 +298,7 @@ def _answers(
     params = SamplingParams(max_new_tokens=options.max_new_tokens)
     name = runner.config.name
     out: dict[Any, _Answers] = {}
-    firsts = [(("user", p.turns[0]),) for p in prompts]
+    firsts = [(Message("user", p.turns[0]),) for p in prompts]
     with _bar(len(prompts), f"{name} | answers", options.progress) as bar:
         got = runner.generate(firsts, [params] * len(prompts), bar)
     for p, a in zip(prompts, got, strict=True):
@@ -309,7 +309,12 @@ def _answers(
         return out
     todo = [p for p in prompts if len(p.turns) > 1 and out[p.id][0]]
     convs = [
-        (("user", p.turns[0]), ("assistant", out[p.id][0][0]), ("user", p.turns[1])) for p in todo
+        (
+            Message("user", p.turns[0]),
+            Message("assistant", out[p.id][0][0]),
+            Message("user", p.turns[1]),
+        )
+        for p in todo
     ]
     with _bar(len(todo), f"{name} | second turns", options.progress) as bar:
         got = runner.generate(convs, [params] * len(todo), bar)
@@ -326,7 +331,7 @@ def _answers(
 class _Asked:
     """One presentation to the judge and what came of it so far."""
 
-    messages: tuple[tuple[str, str], ...]
+    messages: tuple[Message, ...]
     verdict: Verdict | None = None
     output: str | None = None
     error: str | None = None

@@ -91,8 +91,9 @@ def test_mmlu_under_a_chat_template_puts_the_description_in_the_system_message()
     topic = s.doc["topic"].replace("_", " ")
     description = f"The following are multiple choice questions (with answers) about {topic}.\n\n"
     assert s.context.startswith(description)  # without a template: as before
-    (system, sys_text), (user, user_text) = s.turns
-    assert (system, user) == ("system", "user")
+    system, user = s.turns
+    assert (system.role, user.role) == ("system", "user")
+    sys_text, user_text = system.content, user.content
     assert sys_text == description  # lm-eval keeps the description's trailing newlines
     assert user_text == s.context[len(description) :] and user_text.endswith("Answer:")
     assert join_system("Be brief.", description, "\n\n") == "Be brief.\n\n" + description
@@ -107,8 +108,8 @@ def test_mmlu_with_a_chat_template_runs_with_the_system_message(tmp_path: Path) 
     seen: list[str] = []
 
     def render(self: ModelRunner, turns: Any) -> str:
-        seen.append("|".join(role for role, _ in turns))
-        return "".join(f"<{role}>{text}" for role, text in turns)
+        seen.append("|".join(m.role for m in turns))
+        return "".join(f"<{m.role}>{m.content}" for m in turns)
 
     model = model_config("f", "fake")
     options = RunOptions(limit=4, progress=False, chat_template=True)

@@ -126,7 +126,7 @@ def test_a_servers_requests_are_sent_grouped_by_prefix(concurrency: int) -> None
         assert prefix_runs(backend.sent) <= len(SUBJECTS) + 2 * concurrency
 
     # conversations too (the first turn carries the shared context)
-    chats = [[("user", p)] for p in prompts]
+    chats = [[Message("user", p)] for p in prompts]
     _, backend = _run(remote, chats, 1)
     assert prefix_runs(backend.sent) == len(SUBJECTS)
 

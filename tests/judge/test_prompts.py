@@ -19,14 +19,17 @@ def test_judge_prompts_follow_mt_bench(prompts: list[JudgePrompt]) -> None:
     assert template_for(math_q, 1).name == "pair-math-v1"
     with pytest.raises(ValueError, match="no turn 2"):
         template_for(river, 2)
-    (system, sys_text), (user, text) = judge_messages(haiku, 1, ["first"], ["second"])
-    assert (system, user) == ("system", "user") and '"[[C]]" for a tie' in sys_text
+    system, user = judge_messages(haiku, 1, ["first"], ["second"])
+    assert (system.role, user.role) == ("system", "user")
+    assert '"[[C]]" for a tie' in system.content
+    text = user.content
     assert text.index("first") < text.index("second")
     assert "Write a haiku." in text and "Assistant A's Answer]\nfirst\n" in text
-    swapped = judge_messages(haiku, 1, ["second"], ["first"])[1][1]
+    swapped = judge_messages(haiku, 1, ["second"], ["first"])[1].content
     assert swapped.index("second") < swapped.index("first")
-    assert "[The Start of Reference Answer]\n4\n" in judge_messages(math_q, 1, ["x"], ["y"])[1][1]
-    two = judge_messages(haiku, 2, ["a1", "a2"], ["b1", "b2"])[1][1]
+    reference = judge_messages(math_q, 1, ["x"], ["y"])[1].content
+    assert "[The Start of Reference Answer]\n4\n" in reference
+    two = judge_messages(haiku, 2, ["a1", "a2"], ["b1", "b2"])[1].content
     assert "Now a limerick." in two and "### Assistant B:\nb2" in two
 
 

@@ -64,6 +64,6 @@ def test_fake_judge_option(models: dict[str, ModelConfig]) -> None:
 
     judge = create_backend(models["judge"])
     ask = judge_messages(JudgePrompt(1, ("q",)), 1, ["one two three"], ["one"])
-    text = "".join(judge.generate([Message(r, t) for r, t in ask], SamplingParams()))  # type: ignore[arg-type]
+    text = "".join(judge.generate(ask, SamplingParams()))
     assert parse_verdict(text) == "A"
     assert parse_verdict("".join(judge.generate([Message("user", "hi")], SamplingParams()))) is None
