@@ -318,7 +318,7 @@ def _traced_factory() -> Callable[[ModelConfig], Backend]:
 
 def _run_suite(args: argparse.Namespace) -> int:
     from arena.backends import load_models
-    from arena.harness import RunOptions, evaluate, load_suite, render_results
+    from arena.harness import RunOptions, evaluate, load_suite, render_results, task_kind
 
     if not args.suite:
         raise UserError(
@@ -369,7 +369,7 @@ def _run_suite(args: argparse.Namespace) -> int:
         multiple_choice=args.multiple_choice,
     )
     chosen = [t for t in suite.tasks if not args.task or t.name in args.task]
-    if args.unsandboxed_code and any(t.kind == "code" for t in chosen):
+    if args.unsandboxed_code and any(task_kind(t).needs_sandbox for t in chosen):
         print(
             "warning: --unsandboxed-code: model-written code runs without a sandbox, "
             "with this command's privileges",

@@ -39,7 +39,7 @@ from arena.harness._results import (
     render_results,
     write_results_table,
 )
-from arena.harness._runner import RunOptions, evaluate
+from arena.harness._runner import TASK_KINDS, RunOptions, TaskKind, evaluate, task_kind
 from arena.harness._sandbox import (
     ExecResult,
     Limits,
@@ -68,6 +68,7 @@ __all__ = [
     "FILTERS",
     "KINDS",
     "RESULT_FORMATS",
+    "TASK_KINDS",
     "BackendFactory",
     "DataError",
     "EvalResults",
@@ -83,6 +84,7 @@ __all__ = [
     "SandboxUnavailable",
     "Suite",
     "SuiteError",
+    "TaskKind",
     "TaskResult",
     "TaskSpec",
     "Template",
@@ -111,6 +113,7 @@ __all__ = [
     "sandbox_status",
     "scorer",
     "scorers",
+    "task_kind",
     "write_results_table",
 ]
 

@@ -25,11 +25,11 @@ import platform
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,7 +50,7 @@ from arena.harness._metrics import MetricValue, mean_metric, pass_at_k, perplexi
 from arena.harness._results import EvalResults, TaskResult, write_results_table
 from arena.harness._sandbox import Limits, require_sandbox, run_programs
 from arena.harness._scorers import run_scorer
-from arena.harness._suite import Suite, TaskSpec
+from arena.harness._suite import KINDS, Suite, TaskSpec
 from arena.io import RUN_FILE, file_sha256, refuse_changed_settings, resume_file, write_atomic
 
 __all__ = ["RunOptions", "evaluate"]
@@ -381,22 +381,150 @@ def _run_perplexity(
     return records, metrics, failed
 
 
-_KINDS: dict[str, Callable[[TaskSpec, list[Sample], ModelRunner, RunOptions, Any], KindResult]] = {
-    "multiple_choice": _run_multiple_choice,
-    "generate": _run_generate,
-    "code": _run_code,
-    "perplexity": _run_perplexity,
-}
+class TaskKind(Protocol):
+    """What differs between the kinds of task (a suite's ``kind = "..."``).
+
+    One object per kind, registered once in :data:`TASK_KINDS`; the run asks it instead of
+    branching on the kind's name.
+    """
+
+    @property
+    def name(self) -> str:
+        """The name a suite file gives the kind."""
+        ...
+
+    @property
+    def needs_sandbox(self) -> bool:
+        """Whether the kind runs model-written programs (only in a sandbox, checked first)."""
+        ...
+
+    def n_requests(self, task: TaskSpec, samples: list[Sample], options: RunOptions) -> int:
+        """How many requests the task sends (the progress bar's total)."""
+        ...
+
+    def run(
+        self,
+        task: TaskSpec,
+        samples: list[Sample],
+        runner: ModelRunner,
+        options: RunOptions,
+        bar: Any,
+    ) -> KindResult:
+        """Ask, score and record: ``(records, metrics, number of failed samples)``."""
+        ...
+
+    def settings(
+        self, task: TaskSpec, options: RunOptions, sandbox: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """How the task was asked and answered, for the run file (``run.json``)."""
+        ...
 
 
-def _n_requests(task: TaskSpec, samples: list[Sample], options: RunOptions) -> int:
-    if task.kind == "multiple_choice" and options.multiple_choice == "letter":
-        return len(samples)
-    if task.kind == "multiple_choice":
+@dataclass(frozen=True)
+class _MultipleChoice:
+    """Scored by loglikelihood of each choice, or (``--multiple-choice letter``) by letter."""
+
+    name: str = "multiple_choice"
+    needs_sandbox: bool = False
+
+    def n_requests(self, task: TaskSpec, samples: list[Sample], options: RunOptions) -> int:
+        if options.multiple_choice == "letter":
+            return len(samples)
         return sum(len(s.choices) for s in samples)
-    if task.kind in ("generate", "code"):
+
+    def run(
+        self, task: TaskSpec, samples: list[Sample], runner: ModelRunner, options: RunOptions,
+        bar: Any,
+    ) -> KindResult:
+        return _run_multiple_choice(task, samples, runner, options, bar)
+
+    def settings(
+        self, task: TaskSpec, options: RunOptions, sandbox: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        if options.multiple_choice == "letter":
+            return {
+                "method": "generated letter",
+                "sampling": {"max_new_tokens": LETTER_MAX_TOKENS, "temperature": 0.0},
+            }
+        return {"method": "loglikelihood"}
+
+
+@dataclass(frozen=True)
+class _Generate:
+    """Generated answers scored by the task's scorers."""
+
+    name: str = "generate"
+    needs_sandbox: bool = False
+
+    def n_requests(self, task: TaskSpec, samples: list[Sample], options: RunOptions) -> int:
         return len(samples) * task.generation.samples
-    return len(samples)
+
+    def run(
+        self, task: TaskSpec, samples: list[Sample], runner: ModelRunner, options: RunOptions,
+        bar: Any,
+    ) -> KindResult:
+        return _run_generate(task, samples, runner, options, bar)
+
+    def settings(
+        self, task: TaskSpec, options: RunOptions, sandbox: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        return {"sampling": dataclasses.asdict(task.generation)}
+
+
+@dataclass(frozen=True)
+class _Code(_Generate):
+    """Generated programs run against the task's tests in the sandbox (pass@k)."""
+
+    name: str = "code"
+    needs_sandbox: bool = True
+
+    def run(
+        self, task: TaskSpec, samples: list[Sample], runner: ModelRunner, options: RunOptions,
+        bar: Any,
+    ) -> KindResult:
+        return _run_code(task, samples, runner, options, bar)
+
+    def settings(
+        self, task: TaskSpec, options: RunOptions, sandbox: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        out = super().settings(task, options, sandbox)
+        if sandbox is not None:
+            out["sandbox"] = sandbox | {"limits": code_limits(task).as_dict()}
+        return out
+
+
+@dataclass(frozen=True)
+class _Perplexity:
+    """The loglikelihood of whole documents (rolling windows)."""
+
+    name: str = "perplexity"
+    needs_sandbox: bool = False
+
+    def n_requests(self, task: TaskSpec, samples: list[Sample], options: RunOptions) -> int:
+        return len(samples)
+
+    def run(
+        self, task: TaskSpec, samples: list[Sample], runner: ModelRunner, options: RunOptions,
+        bar: Any,
+    ) -> KindResult:
+        return _run_perplexity(task, samples, runner, options, bar)
+
+    def settings(
+        self, task: TaskSpec, options: RunOptions, sandbox: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        return {}
+
+
+#: Every kind of task, by the name suite files give it (the names are :data:`KINDS`).
+TASK_KINDS: dict[str, TaskKind] = {
+    k.name: k for k in (_MultipleChoice(), _Generate(), _Code(), _Perplexity())
+}
+assert tuple(TASK_KINDS) == KINDS, "a kind of task without its runner, or the reverse"
+
+
+def task_kind(task: TaskSpec) -> TaskKind:
+    """The kind object of ``task`` (its suite entry was checked against :data:`KINDS`)."""
+    return TASK_KINDS[task.kind]
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -507,7 +635,7 @@ def evaluate(
         # checked before any request
         sandbox = (
             require_sandbox(unsandboxed=options.unsandboxed_code)
-            if any(t.kind == "code" for t in tasks)
+            if any(task_kind(t).needs_sandbox for t in tasks)
             else None
         )
         run_config = {
@@ -537,14 +665,14 @@ def evaluate(
                 task_samples = samples[task.name]
                 start = time.perf_counter()
                 with tqdm(
-                    total=_n_requests(task, task_samples, options),
+                    total=task_kind(task).n_requests(task, task_samples, options),
                     desc=f"{runner.config.name} | {task.name}",
                     unit="req",
                     file=sys.stderr,
                     disable=not options.progress,
                     leave=True,
                 ) as bar:
-                    records, metrics, failed = _KINDS[task.kind](
+                    records, metrics, failed = task_kind(task).run(
                         task, task_samples, runner, options, bar
                     )
                 if task.headline in metrics:  # first: the table shows the first metric
@@ -598,26 +726,7 @@ def evaluate(
                 "n_samples": len(samples[t.name]),
                 "fewshot": {"n": t.fewshot.n, "sampler": t.fewshot.sampler, "seed": options.seed},
                 "selection": selection_record(t, samples[t.name], options.limit, options.seed),
-                **(
-                    {"sampling": dataclasses.asdict(t.generation)}
-                    if t.kind in ("generate", "code")
-                    else {}
-                ),
-                **(
-                    {
-                        "method": "generated letter",
-                        "sampling": {"max_new_tokens": LETTER_MAX_TOKENS, "temperature": 0.0},
-                    }
-                    if t.kind == "multiple_choice" and options.multiple_choice == "letter"
-                    else {"method": "loglikelihood"}
-                    if t.kind == "multiple_choice"
-                    else {}
-                ),
-                **(
-                    {"sandbox": sandbox | {"limits": code_limits(t).as_dict()}}
-                    if t.kind == "code" and sandbox is not None
-                    else {}
-                ),
+                **task_kind(t).settings(t, options, sandbox),
             }
             for t in tasks
         },

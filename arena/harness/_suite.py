@@ -51,7 +51,7 @@ __all__ = [
     "suites_dir",
 ]
 
-TaskKind = Literal["multiple_choice", "generate", "code", "perplexity"]
+KindName = Literal["multiple_choice", "generate", "code", "perplexity"]
 #: The task kinds a suite may use.
 KINDS: tuple[str, ...] = ("multiple_choice", "generate", "code", "perplexity")
 #: Metrics each kind computes (besides scorer metrics for generate).
@@ -227,7 +227,7 @@ class TaskSpec:
     """
 
     name: str
-    kind: TaskKind
+    kind: KindName
     dataset: DatasetSpec
     prompt: Template
     description: Template | None = None
