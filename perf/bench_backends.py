@@ -59,7 +59,7 @@ def child(
     """Measure one fresh process; returns the figures as a dict."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     start = time.perf_counter()
-    import arena.backends._transformers  # noqa: F401  (torch + transformers)
+    import arena.backends.transformers.backend  # noqa: F401  (torch + transformers)
 
     if threads:
         import torch

@@ -199,7 +199,7 @@ def child(case: str) -> dict[str, float]:
         if impl in ("c", "numba"):
             from arena.ratings import elo
 
-            kernel = elo._compiled() if impl == "c" else elo.numba_kernel()
+            kernel = elo.kernel() if impl == "c" else elo.numba_kernel()
             if impl == "c":
                 assert kernel is _elo.elo_loop, "the C extension is not built"
             a64, b64 = np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64)

@@ -6,7 +6,7 @@ word-level tokenizer of exactly ``vocab_size`` tokens ``w0 .. wN`` so every id t
 model emits decodes and re-encodes to itself. Two jobs, one after the other, same prompts:
 
 * **generation**: greedy, ``--max-new`` tokens, ``--n`` prompts of varied length.
-  Ours: ``arena.harness._batchgen.batched_generate`` through the ``transformers``
+  Ours: ``generate_batch`` (the batched-generation capability) of the ``transformers``
   backend (rows leave the batch when done). Plain: ``model.generate`` on batches of
   ``--batch`` left-padded prompts, as a hand-written evaluation loop would.
 * **scoring**: log-likelihoods of 4 continuations per context (multiple choice).
@@ -103,8 +103,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from arena.backends import SamplingParams, create_backend, load_models
-    from arena.harness._batchgen import batched_generate
+    from arena.backends import BatchGeneration, SamplingParams, create_backend, load_models
 
     figures: dict[str, Any] = {"device": args.device, "dtype": args.dtype}
     if args.device.startswith("cuda"):
@@ -123,11 +122,12 @@ def main() -> None:
         # ---- ours
         backend = create_backend(load_models(root / "models.toml")[0])
         backend.load()
+        assert isinstance(backend, BatchGeneration)
         params = SamplingParams(max_new_tokens=args.max_new)
-        batched_generate(backend, texts[:2], [params] * 2)  # warm-up
+        backend.generate_batch(texts[:2], [params] * 2)  # warm-up
         sync(args.device)
         t = time.perf_counter()
-        answers = batched_generate(backend, texts, [params] * len(texts))
+        answers = backend.generate_batch(texts, [params] * len(texts))
         sync(args.device)
         ours_gen_s = time.perf_counter() - t
         ours_tokens = sum(len(tok(a, add_special_tokens=False)["input_ids"]) for a in answers)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from arena.backends import ModelConfig, load_models
 from arena.battles.table import Battles
 from arena.data import DatasetMissing, locate, pair_counts_frame
 from tests.backends.engines import REPO, ServerProcess, free_port
@@ -146,3 +147,20 @@ def vllm_server(
     server = ServerProcess(command, port, log, env=env, timeout=1200)
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_config(tmp_path_factory: pytest.TempPathFactory) -> ModelConfig:
+    """A tiny random Llama in a folder, as a ``transformers`` model (harness and backend tests)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tests.backends.tiny_models import build_tiny_model
+
+    root = tmp_path_factory.mktemp("tiny")
+    directory = build_tiny_model(root / "base", chat=False, seed=3)
+    path = root / "models.toml"
+    path.write_text(
+        f'[[models]]\nname = "tiny"\nbackend = "transformers"\npath = "{directory}"\n'
+        'device = "cpu"\ndtype = "float32"\n'
+    )
+    return load_models(path)[0]

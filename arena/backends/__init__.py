@@ -18,16 +18,20 @@ Built-in backends: ``transformers`` (local weights), ``openai`` (OpenAI-compatib
 
 from __future__ import annotations
 
-from arena.backends._weights import WeightsSource, resolve_source
 from arena.backends.base import (
     Backend,
     BackgroundLoad,
     BaseBackend,
+    BatchGeneration,
+    ChatRendering,
     LogLikelihood,
+    MemorySizing,
     Message,
     ModelInfo,
+    PrefixScoring,
     SamplingParams,
     StopFilter,
+    TokenScoring,
     apply_stop,
     filter_stream,
 )
@@ -50,11 +54,14 @@ from arena.backends.errors import (
 )
 from arena.backends.registry import (
     BackendSpec,
+    backend_identity,
     backend_spec,
     create_backend,
+    is_remote,
     known_backends,
     register_backend,
 )
+from arena.backends.transformers.weights import WeightsSource, resolve_source
 
 __all__ = [
     "Backend",
@@ -64,23 +71,30 @@ __all__ = [
     "BackendUnavailable",
     "BackgroundLoad",
     "BaseBackend",
+    "BatchGeneration",
+    "ChatRendering",
     "InvalidParams",
     "LogLikelihood",
+    "MemorySizing",
     "Message",
     "MissingDependency",
     "ModelConfig",
     "ModelInfo",
     "ModelsFileError",
+    "PrefixScoring",
     "RequestRejected",
     "SamplingParams",
     "StopFilter",
+    "TokenScoring",
     "UnsupportedOperation",
     "WeightsSource",
     "apply_stop",
+    "backend_identity",
     "backend_spec",
     "create_backend",
     "default_models_path",
     "filter_stream",
+    "is_remote",
     "known_backends",
     "load_models",
     "model_config",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from arena.backends.options import FakeOptions, OpenAIOptions, ReplayOptions, TransformersOptions
 from arena.backends.registry import register_backend
+from arena.backends.transformers.weights import weights_identity
 
 if TYPE_CHECKING:
     from arena.backends.base import Backend
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 @register_backend("fake", options=FakeOptions)
 def fake() -> Callable[[ModelConfig], Backend]:
     """Deterministic answers and scores, for tests and demos (no dependencies)."""
-    from arena.backends._fake import FakeBackend
+    from arena.backends.fake import FakeBackend
 
     return FakeBackend
 
@@ -29,7 +30,9 @@ def replay() -> Callable[[ModelConfig], Backend]:
     return ReplayBackend
 
 
-@register_backend("openai", options=OpenAIOptions, requires=("httpx",), extra="api")
+@register_backend(
+    "openai", options=OpenAIOptions, requires=("httpx",), extra="api", remote=True
+)
 def openai() -> Callable[[ModelConfig], Backend]:
     """Any OpenAI-compatible HTTP server (vLLM, TGI, Ollama, llama.cpp server, hosted APIs)."""
     from arena.backends._openai import OpenAIBackend
@@ -42,9 +45,10 @@ def openai() -> Callable[[ModelConfig], Backend]:
     options=TransformersOptions,
     requires=("torch", "transformers"),
     extra="hf",
+    identity=weights_identity,
 )
 def transformers() -> Callable[[ModelConfig], Backend]:
     """Local weights (Hugging Face directories or GGUF files) run in-process with PyTorch."""
-    from arena.backends._transformers import TransformersBackend
+    from arena.backends.transformers.backend import TransformersBackend
 
     return TransformersBackend

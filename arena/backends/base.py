@@ -28,12 +28,17 @@ __all__ = [
     "Backend",
     "BackgroundLoad",
     "BaseBackend",
+    "BatchGeneration",
+    "ChatRendering",
     "LogLikelihood",
+    "MemorySizing",
     "Message",
     "ModelInfo",
+    "PrefixScoring",
     "Role",
     "SamplingParams",
     "StopFilter",
+    "TokenScoring",
     "apply_stop",
     "filter_stream",
 ]
@@ -226,6 +231,97 @@ class Backend(Protocol):
 
     def __exit__(self, *exc: object) -> None:
         """Close the backend."""
+        ...
+
+
+# ---------------------------------------------------------------------------- capabilities
+# Optional abilities a backend may have beyond the three requests of :class:`Backend`. The
+# harness asks ``isinstance(backend, Capability)`` and takes the fast path when it can; it
+# never names a backend kind. Methods only (no properties): an ``isinstance`` check must
+# not load a model.
+
+
+@runtime_checkable
+class BatchGeneration(Protocol):
+    """Answers many requests in one padded batch (local weights), as an evaluation wants.
+
+    Each answer equals what :meth:`Backend.complete` (a string) or
+    :meth:`Backend.generate` (a conversation) gives for the same request.
+    """
+
+    def generate_batch(
+        self, prompts: Sequence[str | Sequence[Message]], params: Sequence[SamplingParams]
+    ) -> list[str]:
+        """The answers to ``prompts`` (plain strings or conversations), in their order."""
+        ...
+
+
+@runtime_checkable
+class TokenScoring(Protocol):
+    """Scores token-id windows, for the rolling log-likelihood of whole texts.
+
+    A text longer than the context is scored in disjoint windows (lm-evaluation-harness's
+    rolling windows), which needs the model's own token ids.
+    """
+
+    def text_token_ids(self, text: str) -> list[int]:
+        """The token ids of ``text``, without special tokens."""
+        ...
+
+    def window_start_token(self) -> int:
+        """The token that stands before the first window (BOS, else EOS)."""
+        ...
+
+    def loglikelihood_tokens(
+        self, pairs: Sequence[tuple[list[int], list[int]]]
+    ) -> list[LogLikelihood]:
+        """Score already-tokenized ``(context, continuation)`` pairs."""
+        ...
+
+
+@runtime_checkable
+class PrefixScoring(Protocol):
+    """Scores ``(context, continuation)`` pairs with each shared context computed once.
+
+    Multiple choice asks for several continuations of one long (few-shot) context; a
+    backend with this capability runs the context once for all of them. The scores equal
+    :meth:`Backend.loglikelihood`'s.
+    """
+
+    def prefix_scoring_supported(self) -> bool:
+        """Whether this model can be scored so (some architectures cannot)."""
+        ...
+
+    def loglikelihood_shared_prefix(
+        self, requests: Sequence[tuple[str, str]], batch_size: int
+    ) -> list[LogLikelihood]:
+        """Score ``requests``; ``batch_size`` bounds the rows of one forward pass."""
+        ...
+
+
+@runtime_checkable
+class ChatRendering(Protocol):
+    """Writes a conversation as the model reads it (its chat template or transcript format)."""
+
+    def render(self, messages: Sequence[Message]) -> tuple[str, tuple[str, ...]]:
+        """The prompt text of ``messages`` and the stop sequences its format implies."""
+        ...
+
+    def chat_template(self) -> str | None:
+        """The chat template's source text (None: the model has none)."""
+        ...
+
+
+@runtime_checkable
+class MemorySizing(Protocol):
+    """Estimates the memory one scored document takes, so batches fit the machine."""
+
+    def document_bytes(self, width_chars: int, n_cont_tokens: int) -> int:
+        """Bytes one scored document takes in one forward pass (activations and logits).
+
+        ``width_chars``: the document's length in characters; ``n_cont_tokens``: its
+        continuation tokens, whose logits are kept.
+        """
         ...
 
 

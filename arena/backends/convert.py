@@ -2,7 +2,7 @@
 
 ``python -m arena.backends.convert NAME [--models FILE]`` loads the model of the models
 file (the default one without ``--models``) once, so that GGUF weights are de-quantized
-into the model cache (:mod:`arena.backends._weights`), and prints the folder that holds
+into the model cache (:mod:`arena.backends.transformers.weights`), and prints the folder that holds
 ``config.json``, the safetensors and the tokenizer. Another engine serves that folder:
 ``make serve-vllm`` starts vLLM on it.
 """

@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackendSpec",
+    "backend_identity",
     "backend_spec",
     "create_backend",
+    "is_remote",
     "known_backends",
     "register_backend",
 ]
@@ -55,6 +57,13 @@ class BackendSpec:
         Importable top-level packages the implementation needs.
     extra:
         The ``arena[extra]`` that installs them, for the hint.
+    remote:
+        The answers come from a server: a harness sends several requests at once and in
+        an order that keeps shared prefixes together (the server caches them), and a
+        batch is what one HTTP request carries.
+    identity:
+        Extra fields that pin a model's answers beyond its name and options (local
+        weights: their hash), computed without loading the model; None: no extra fields.
     """
 
     name: str
@@ -62,6 +71,8 @@ class BackendSpec:
     factory: BackendFactory
     requires: tuple[str, ...] = ()
     extra: str | None = None
+    remote: bool = False
+    identity: Callable[[ModelConfig], dict[str, Any]] | None = None
 
 
 _REGISTRY: dict[str, BackendSpec] = {}
@@ -74,11 +85,18 @@ def register_backend(
     options: type[Any],
     requires: tuple[str, ...] = (),
     extra: str | None = None,
+    remote: bool = False,
+    identity: Callable[[ModelConfig], dict[str, Any]] | None = None,
 ) -> Callable[[BackendFactory], BackendFactory]:
-    """Register the decorated factory as the backend ``name`` (a later registration replaces it)."""
+    """Register the decorated factory as the backend ``name`` (a later registration replaces it).
+
+    ``remote`` and ``identity``: see :class:`BackendSpec`.
+    """
 
     def decorate(factory: BackendFactory) -> BackendFactory:
-        _REGISTRY[name] = BackendSpec(name, options, factory, tuple(requires), extra)
+        _REGISTRY[name] = BackendSpec(
+            name, options, factory, tuple(requires), extra, remote, identity
+        )
         return factory
 
     return decorate
@@ -101,6 +119,20 @@ def backend_spec(name: str) -> BackendSpec | None:
     """The registration of ``name``, or None when there is none."""
     _ensure_builtins()
     return _REGISTRY.get(name)
+
+
+def is_remote(config: ModelConfig) -> bool:
+    """Whether ``config``'s answers come from a server (:attr:`BackendSpec.remote`)."""
+    spec = backend_spec(config.backend)
+    return spec is not None and spec.remote
+
+
+def backend_identity(config: ModelConfig) -> dict[str, Any]:
+    """The fields beyond name and options that pin ``config``'s answers (weights' hash)."""
+    spec = backend_spec(config.backend)
+    if spec is None or spec.identity is None:
+        return {}
+    return spec.identity(config)
 
 
 def _is_installed(package: str) -> bool:

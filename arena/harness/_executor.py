@@ -36,14 +36,22 @@ from arena.backends import (
     Backend,
     BackendError,
     BackendUnavailable,
+    BatchGeneration,
+    ChatRendering,
+    MemorySizing,
     Message,
     ModelConfig,
+    PrefixScoring,
     RequestRejected,
     SamplingParams,
+    TokenScoring,
     UnsupportedOperation,
+    backend_identity,
     create_backend,
+    is_remote,
 )
 from arena.harness._cache import RequestCache, request_key
+from arena.harness._data import messages_json
 
 __all__ = ["ModelRunner", "model_identity", "prefix_order"]
 
@@ -68,13 +76,7 @@ def model_identity(config: ModelConfig) -> dict[str, Any]:
     )
     options.pop("batch_tokens", None)  # does not change answers
     ident: dict[str, Any] = {"name": config.name, "backend": config.backend, "options": options}
-    if config.backend == "transformers":
-        try:
-            from arena.backends._weights import resolve_source
-
-            ident["weights_sha256"] = resolve_source(config).sha256
-        except BackendError:
-            ident["weights_sha256"] = None
+    ident.update(backend_identity(config))  # local weights: their hash
     return ident
 
 
@@ -169,7 +171,7 @@ class ModelRunner:
         self.config = config
         self.cache = cache
         self.batch_size = batch_size
-        self.remote = config.backend == "openai"
+        self.remote = is_remote(config)
         self.concurrency = concurrency or (8 if self.remote else 1)
         self.retries = retries
         self.backoff = backoff
@@ -216,7 +218,7 @@ class ModelRunner:
 
     def _make_backend(self) -> Backend:
         config = self.config
-        if config.backend == "transformers":  # the harness batches; let one call be one pass
+        if hasattr(config.options, "batch_tokens"):  # the harness batches: one call, one pass
             config = dataclasses.replace(
                 config, options=dataclasses.replace(config.options, batch_tokens=1 << 30)
             )
@@ -247,6 +249,18 @@ class ModelRunner:
                 self._backend = self._make_backend()
             return self._backend
 
+    def _backend_or_none(self) -> Backend | None:
+        """The backend, or None when it cannot be made or loaded.
+
+        For choosing a fast path before the requests are sent: a load that fails is then
+        raised again by the first request, which records it as that request's error (and
+        every other request's), as when the backend is loaded lazily.
+        """
+        try:
+            return self.backend
+        except BackendError:
+            return None
+
     @property
     def loaded(self) -> bool:
         """Whether the backend was needed (and so loaded) in this run."""
@@ -266,9 +280,10 @@ class ModelRunner:
         if self._backend is None:
             stored = self.cache.get_many([meta_key]).get(meta_key)
             return stored if stored is not None else {"info": None, "chat_template_sha256": None}
-        template = getattr(getattr(self._backend, "tokenizer", None), "chat_template", None)
+        backend = self._backend
+        template = backend.chat_template() if isinstance(backend, ChatRendering) else None
         meta = {
-            "info": self._backend.info.metadata(),
+            "info": backend.info.metadata(),
             "chat_template_sha256": (
                 hashlib.sha256(template.encode()).hexdigest() if isinstance(template, str) else None
             ),
@@ -276,17 +291,17 @@ class ModelRunner:
         self.cache.put_many({meta_key: meta})
         return meta
 
-    def render_chat(self, turns: Sequence[tuple[str, str]]) -> str:
+    def render_chat(self, turns: Sequence[Message]) -> str:
         """A conversation as the model's chat template writes it (for scoring under a template)."""
-        render = getattr(self.backend, "render", None)
-        if render is None:
+        backend = self.backend
+        if not isinstance(backend, ChatRendering):
             raise BackendError(
                 self.config.name,
                 "loglikelihood",
                 f"the '{self.config.backend}' backend cannot render a chat template; "
                 "run without --chat-template",
             )
-        text, _ = render([Message(r, t) for r, t in turns])  # type: ignore[arg-type]
+        text, _ = backend.render(list(turns))
         return str(text)
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -297,16 +312,10 @@ class ModelRunner:
     def _batch_docs(self, width_chars: int, n_cont_tokens: int) -> int:
         if self.batch_size is not None:
             return self.batch_size
-        if self.remote or self.config.backend != "transformers":
+        backend = None if self.remote else self._backend_or_none()
+        if not isinstance(backend, MemorySizing):
             return 32
-        cfg = getattr(getattr(self.backend, "model", None), "config", None)
-        hidden = int(getattr(cfg, "hidden_size", 1024))
-        inter = int(getattr(cfg, "intermediate_size", 4 * hidden))
-        heads = int(getattr(cfg, "num_attention_heads", 16))
-        vocab = int(getattr(cfg, "vocab_size", 50_000))
-        width = max(16, width_chars // 2)  # at most one token per two characters, generously
-        per_token = 4 * (8 * hidden + 3 * inter + 2 * heads * width)
-        per_doc = width * per_token + 8 * n_cont_tokens * vocab
+        per_doc = backend.document_bytes(width_chars, n_cont_tokens)
         budget = min(_BATCH_MEMORY_CAP, _available_memory() // 4)
         return max(1, min(_AUTO_MAX_BATCH, budget // max(1, per_doc)))
 
@@ -424,14 +433,12 @@ class ModelRunner:
         return results
 
     def _prefix_scorer(self) -> Callable[[list[tuple[str, str]]], list[Any]] | None:
-        if self.config.backend != "transformers" or os.environ.get("ARENA_EVAL_NO_PREFIX"):
+        if self.remote or os.environ.get("ARENA_EVAL_NO_PREFIX"):
             return None
-        from arena.harness._prefix import prefix_loglikelihood, supports_prefix
-
-        backend = self.backend
-        if not supports_prefix(backend):
+        backend = self._backend_or_none()
+        if not isinstance(backend, PrefixScoring) or not backend.prefix_scoring_supported():
             return None
-        return lambda chunk: prefix_loglikelihood(backend, chunk, batch_size=len(chunk))
+        return lambda chunk: backend.loglikelihood_shared_prefix(chunk, batch_size=len(chunk))
 
     def _chunk_docs(
         self, docs: list[list[int]], requests: Sequence[tuple[str, str]]
@@ -456,11 +463,15 @@ class ModelRunner:
 
     def generate(
         self,
-        prompts: Sequence[str | Sequence[tuple[str, str]]],
+        prompts: Sequence[str | Sequence[Message]],
         params: Sequence[SamplingParams],
         progress: Any = None,
     ) -> list[dict[str, Any]]:
-        """Answer plain prompts (strings) or conversations (turn lists); ``{"text"}`` each."""
+        """Answer plain prompts (strings) or conversations (messages); ``{"text"}`` each.
+
+        A conversation's cache key hashes it as :func:`~arena.harness._data.messages_json`
+        writes it (``[[role, text], ...]``, the key stored answers were kept under).
+        """
         payloads: list[dict[str, Any]] = []
         for p, sp in zip(prompts, params, strict=True):
             sampling = dataclasses.asdict(sp)
@@ -468,13 +479,13 @@ class ModelRunner:
                 payloads.append({"op": "complete", "prompt": p, "params": sampling})
             else:
                 payloads.append(
-                    {"op": "chat", "messages": [list(t) for t in p], "params": sampling}
+                    {"op": "chat", "messages": messages_json(p), "params": sampling}
                 )
         keys, results, missing = self._cached(payloads, progress)
         if not missing:
             return results
         if self.remote:  # a server caches shared prefixes: send those requests together
-            texts = [p if isinstance(p, str) else json.dumps([list(t) for t in p]) for p in prompts]
+            texts = [p if isinstance(p, str) else json.dumps(messages_json(p)) for p in prompts]
             order = prefix_order(texts, missing)
         else:  # local batches: alike lengths pad least
             order = sorted(missing, key=lambda i: -len(json.dumps(payloads[i])))
@@ -496,8 +507,7 @@ class ModelRunner:
                 if isinstance(p, str):
                     chunks: Iterator[str] = self.backend.complete(p, params[i])
                 else:
-                    msgs = [Message(r, t) for r, t in p]  # type: ignore[arg-type]
-                    chunks = self.backend.generate(msgs, params[i])
+                    chunks = self.backend.generate(p, params[i])
                 return [{"text": "".join(chunks)}]
 
         self._run_batches(batches, call, keys, results, progress)
@@ -505,13 +515,13 @@ class ModelRunner:
 
     def _batched_generator(
         self,
-    ) -> Callable[[list[str | Sequence[tuple[str, str]]], list[SamplingParams]], list[str]] | None:
-        if self.config.backend != "transformers" or os.environ.get("ARENA_EVAL_NO_BATCHGEN"):
+    ) -> Callable[[list[str | Sequence[Message]], list[SamplingParams]], list[str]] | None:
+        if self.remote or os.environ.get("ARENA_EVAL_NO_BATCHGEN"):
             return None
-        from arena.harness._batchgen import batched_generate
-
-        backend = self.backend
-        return lambda prompts, params: batched_generate(backend, prompts, params)
+        backend = self._backend_or_none()
+        if not isinstance(backend, BatchGeneration):
+            return None
+        return backend.generate_batch
 
     def rolling(self, texts: Sequence[str], progress: Any = None) -> list[dict[str, Any]]:
         """Log-likelihood of whole texts (rolling windows over the context length)."""
@@ -572,17 +582,12 @@ def rolling_loglikelihood(backend: Backend, text: str) -> dict[str, Any]:
     Backends that score token ids (``loglikelihood_tokens``) get lm-eval's rolling windows
     over their context length; others score ``("", text)`` whole.
     """
-    by_tokens = getattr(backend, "loglikelihood_tokens", None)
-    tokenizer = getattr(backend, "tokenizer", None)
-    if by_tokens is None or tokenizer is None:
+    if not isinstance(backend, TokenScoring):
         (r,) = backend.loglikelihood([("", text)])
         return {"logprob": r.logprob, "tokens": None}
-    ids: list[int] = tokenizer(text, add_special_tokens=False)["input_ids"]
-    prefix = (
-        tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    )
+    ids = backend.text_token_ids(text)
     max_len = int(backend.info.context_length or 2048)
-    windows = list(rolling_windows(ids, int(prefix), max_len))
-    scores = by_tokens(windows) if windows else []
+    windows = list(rolling_windows(ids, backend.window_start_token(), max_len))
+    scores = backend.loglikelihood_tokens(windows) if windows else []
     total = math.fsum(s.logprob for s in scores)
     return {"logprob": total, "tokens": len(ids)}

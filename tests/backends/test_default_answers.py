@@ -23,8 +23,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from arena.backends import Message, ModelConfig, create_backend, load_models
-from arena.backends._transformers import AnswerStream, TransformersBackend
-from arena.backends._weights import MODEL_PACKAGES
+from arena.backends.transformers.backend import AnswerStream, TransformersBackend
+from arena.backends.transformers.weights import MODEL_PACKAGES
 from tests.backends.default_answers import (
     FIXTURE,
     PARAMS,

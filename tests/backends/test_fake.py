@@ -15,7 +15,7 @@ from arena.backends import (
     create_backend,
     model_config,
 )
-from arena.backends._fake import FakeBackend
+from arena.backends.fake import FakeBackend
 
 ASK = [Message("user", "What is the capital of France?")]
 

@@ -24,8 +24,8 @@ from arena.backends import (  # noqa: E402
     create_backend,
     load_models,
 )
-from arena.backends._transformers import ROLE_MARKERS, TransformersBackend  # noqa: E402
-from arena.backends._weights import MODEL_PACKAGES  # noqa: E402
+from arena.backends.transformers.backend import ROLE_MARKERS, TransformersBackend  # noqa: E402
+from arena.backends.transformers.weights import MODEL_PACKAGES  # noqa: E402
 from arena.io import file_sha256  # noqa: E402
 
 CAPITAL = [Message("user", "What is the capital of France?")]

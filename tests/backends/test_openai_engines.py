@@ -35,8 +35,8 @@ from arena.backends import (  # noqa: E402
     load_models,
     model_config,
 )
-from arena.backends._transformers import TransformersBackend  # noqa: E402
-from arena.backends._weights import MODEL_PACKAGES  # noqa: E402
+from arena.backends.transformers.backend import TransformersBackend  # noqa: E402
+from arena.backends.transformers.weights import MODEL_PACKAGES  # noqa: E402
 from arena.harness import RunOptions, evaluate, load_suite  # noqa: E402
 from tests.backends.engines import ServerProcess, free_port  # noqa: E402
 from tests.conftest import RunningServer  # noqa: E402

@@ -18,7 +18,7 @@ from arena.backends import (
     model_config,
     register_backend,
 )
-from arena.backends._fake import FakeBackend
+from arena.backends.fake import FakeBackend
 from arena.backends.registry import _REGISTRY
 
 

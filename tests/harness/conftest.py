@@ -1,4 +1,5 @@
-"""Harness test fixtures: offline settings, fake models, a tiny random transformers model."""
+"""Harness test fixtures: offline settings, fake models (the tiny transformers model is in
+tests/conftest.py: the backend tests use it too)."""
 
 from __future__ import annotations
 
@@ -33,22 +34,6 @@ def fake_models(tmp_path_factory: pytest.TempPathFactory) -> list[ModelConfig]:
     path = tmp_path_factory.mktemp("models") / "models.toml"
     path.write_text(FAKE_MODELS)
     return list(load_models(path))
-
-
-@pytest.fixture(scope="session")
-def tiny_model_config(tmp_path_factory: pytest.TempPathFactory) -> ModelConfig:
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    from tests.backends.tiny_models import build_tiny_model
-
-    root = tmp_path_factory.mktemp("tiny")
-    directory = build_tiny_model(root / "base", chat=False, seed=3)
-    path = root / "models.toml"
-    path.write_text(
-        f'[[models]]\nname = "tiny"\nbackend = "transformers"\npath = "{directory}"\n'
-        'device = "cpu"\ndtype = "float32"\n'
-    )
-    return load_models(path)[0]
 
 
 @pytest.fixture

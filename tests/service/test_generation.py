@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from arena.backends import Backend, Message, ModelConfig, SamplingParams, create_backend
-from arena.backends._fake import FakeBackend
+from arena.backends.fake import FakeBackend
 from arena.errors import UserError
 from arena.service import ArenaService, Choice, ServiceConfig
 from arena.service.generation import Deadlines

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import select
 
 from arena.backends import Message, SamplingParams, create_backend, model_config
-from arena.backends._fake import FakeBackend
+from arena.backends.fake import FakeBackend
 from arena.store import Battle, Vote, make_engine, make_sessionmaker
 
 from .conftest import write_models

@@ -72,7 +72,7 @@ def gate() -> Iterator[threading.Event]:
     @register_backend("gated-test", options=FakeOptions)
     def gated() -> Callable[[ModelConfig], Backend]:
         opened.wait(timeout=120)  # a test that fails never leaves a thread behind forever
-        from arena.backends._fake import FakeBackend
+        from arena.backends.fake import FakeBackend
 
         made.append(threading.current_thread().name)
         return FakeBackend

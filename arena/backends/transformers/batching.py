@@ -1,4 +1,4 @@
-"""Batched greedy generation for the ``transformers`` backend.
+"""Batched greedy generation for the ``transformers`` backend (its ``generate_batch``).
 
 The backend streams one answer at a time (what a chat page needs); an evaluation wants many
 answers at once. This module decodes a whole batch greedily with one key-value cache:
@@ -13,49 +13,35 @@ requests of a model with a repetition guard (``repetition_penalty`` or
 ``no_repeat_ngram_size``), which this greedy loop does not apply: the streamed path is the
 one that honours the model's generation settings, and an answer must not depend on the path.
 
-It uses the backend's public ``model``, ``tokenizer``, ``encode`` and ``render``; the
-end-of-sequence ids and the chat-template switch are read from the backend when it has them.
+It uses the backend's public surface only: ``prompt_ids`` (the ids and implied stops the
+streamed path feeds the model), ``stop``, ``eos_token_ids``, ``repetition_guarded``,
+``model`` and ``tokenizer``. :meth:`TransformersBackend.generate_batch` calls it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from arena.backends import BackendError, Message, SamplingParams, apply_stop
+from arena.backends.base import Message, SamplingParams, apply_stop
+from arena.backends.errors import BackendError
+
+if TYPE_CHECKING:
+    from arena.backends.transformers.backend import TransformersBackend
 
 __all__ = ["batched_generate"]
 
 
-def _messages(turns: Sequence[tuple[str, str]]) -> list[Message]:
-    return [Message(r, t) for r, t in turns]  # type: ignore[arg-type]
-
-
-def _encode(
-    backend: Any, prompt: str | Sequence[tuple[str, str]]
-) -> tuple[list[int], tuple[str, ...]]:
-    if isinstance(prompt, str):
-        return list(backend.encode(prompt)), ()
-    text, implied = backend.render(_messages(prompt))
-    if getattr(backend, "_use_chat_template", False):
-        return list(backend.tokenizer(text, add_special_tokens=False)["input_ids"]), tuple(implied)
-    return list(backend.encode(text)), tuple(implied)
-
-
 def batched_generate(
-    backend: Any,
-    prompts: Sequence[str | Sequence[tuple[str, str]]],
+    backend: TransformersBackend,
+    prompts: Sequence[str | Sequence[Message]],
     params: Sequence[SamplingParams],
 ) -> list[str]:
-    """Answers to ``prompts`` (plain strings or chat turns), greedy ones in one batch."""
+    """Answers to ``prompts`` (plain strings or conversations), greedy ones in one batch."""
     import torch
 
     out: list[str | None] = [None] * len(prompts)
-    opts = getattr(backend, "_opts", None)
-    guarded = (
-        getattr(opts, "repetition_penalty", 1.0) != 1.0
-        or getattr(opts, "no_repeat_ngram_size", 0) > 0
-    )
+    guarded = backend.repetition_guarded()
     greedy = [] if guarded else [i for i, p in enumerate(params) if p.greedy]
     for i, p in enumerate(params):
         if guarded or not p.greedy:
@@ -63,18 +49,18 @@ def batched_generate(
             if isinstance(prompt, str):
                 out[i] = "".join(backend.complete(prompt, p))
             else:
-                out[i] = "".join(backend.generate(_messages(prompt), p))
+                out[i] = "".join(backend.generate(prompt, p))
     # rows sharing max_new_tokens and stops go together
     groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
-    encoded = {i: _encode(backend, prompts[i]) for i in greedy}
-    own = tuple(getattr(getattr(backend, "_opts", None), "stop", ()))  # the model's own stops
+    encoded = {i: backend.prompt_ids(prompts[i]) for i in greedy}
+    own = backend.stop  # the model's own stop sequences
     for i in greedy:
         stops = tuple(dict.fromkeys((*params[i].stop, *own, *encoded[i][1])))
         groups.setdefault((params[i].max_new_tokens, stops), []).append(i)
 
     model = backend.model
     tok = backend.tokenizer
-    eos: list[int] = list(getattr(backend, "_eos_ids", None) or [tok.eos_token_id])
+    eos: list[int] = list(backend.eos_token_ids or [tok.eos_token_id])
     pad = tok.pad_token_id if tok.pad_token_id is not None else eos[0]
     max_length = int(backend.info.context_length or 2048)
     device = next(model.parameters()).device

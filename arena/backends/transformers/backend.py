@@ -2,7 +2,7 @@ r"""The ``transformers`` backend: local weights run in-process with PyTorch, on 
 
 Loading
     From a local Hugging Face directory, a GGUF file in a directory, or an installed model
-    package (see :mod:`._weights`). Nothing is fetched from a hub (``local_files_only``).
+    package (see :mod:`.weights`). Nothing is fetched from a hub (``local_files_only``).
     GGUF weights are de-quantized once and cached as safetensors. Loading happens on first
     use, or in the background with :meth:`load_async` (the web app shows the page at once).
 
@@ -71,14 +71,6 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from arena.backends._weights import (
-    CACHE_FORMAT,
-    CACHE_META,
-    WeightsSource,
-    cache_entry,
-    read_cache_meta,
-    resolve_source,
-)
 from arena.backends.base import (
     BaseBackend,
     LogLikelihood,
@@ -91,6 +83,14 @@ from arena.backends.base import (
 from arena.backends.config import ModelConfig
 from arena.backends.errors import BackendError, MissingDependency
 from arena.backends.options import TransformersOptions
+from arena.backends.transformers.weights import (
+    CACHE_FORMAT,
+    CACHE_META,
+    WeightsSource,
+    cache_entry,
+    read_cache_meta,
+    resolve_source,
+)
 
 __all__ = ["ROLE_MARKERS", "AnswerStream", "TransformersBackend", "resolve_device", "resolve_dtype"]
 
@@ -279,6 +279,7 @@ class AnswerStream(Iterator[str]):
 
     @property
     def new_tokens(self) -> int:
+        """Tokens generated so far."""
         return self._streamer.new_tokens
 
     def __iter__(self) -> AnswerStream:
@@ -810,6 +811,68 @@ class TransformersBackend(BaseBackend):
                     total = float(lp.gather(1, target[:, None]).sum().item())
                     greedy = bool((lp.argmax(dim=-1) == target).all().item())
                     results[j] = LogLikelihood(total, greedy)
+
+    # -- capabilities (arena.backends.base) ------------------------------------------------
+
+    def repetition_guarded(self) -> bool:
+        """Whether a repetition guard is set (``repetition_penalty``/``no_repeat_ngram_size``).
+
+        Batched greedy decoding does not apply one, so such a model answers one by one.
+        """
+        return self._opts.repetition_penalty != 1.0 or self._opts.no_repeat_ngram_size > 0
+
+    def generate_batch(
+        self, prompts: Sequence[str | Sequence[Message]], params: Sequence[SamplingParams]
+    ) -> list[str]:
+        """Answers to many prompts, greedy ones in one batch (:mod:`.batching`)."""
+        from arena.backends.transformers.batching import batched_generate
+
+        return batched_generate(self, prompts, params)
+
+    def prefix_scoring_supported(self) -> bool:
+        """Whether this model's architecture can be scored with a shared prefix (:mod:`.prefix`)."""
+        from arena.backends.transformers.prefix import supports_prefix
+
+        return supports_prefix(self)
+
+    def loglikelihood_shared_prefix(
+        self, requests: Sequence[tuple[str, str]], batch_size: int
+    ) -> list[LogLikelihood]:
+        """Score pairs with each shared context computed once (:mod:`.prefix`)."""
+        from arena.backends.transformers.prefix import prefix_loglikelihood
+
+        return prefix_loglikelihood(self, requests, batch_size=batch_size)
+
+    def text_token_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens (rolling log-likelihood windows)."""
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids
+
+    def window_start_token(self) -> int:
+        """The token before the first rolling window: BOS, else EOS."""
+        tok = self.tokenizer
+        return int(tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id)
+
+    def chat_template(self) -> str | None:
+        """The tokenizer's chat template (None: it has none)."""
+        template = getattr(self.tokenizer, "chat_template", None)
+        return template if isinstance(template, str) else None
+
+    def document_bytes(self, width_chars: int, n_cont_tokens: int) -> int:
+        """Memory one scored document takes in a forward pass, from the model's shape.
+
+        Activations at float32 for a document of at most one token per two characters,
+        plus the logits of its continuation tokens: a generous estimate, so that a batch
+        of documents fits in a quarter of the free memory.
+        """
+        cfg = self.model.config
+        hidden = int(getattr(cfg, "hidden_size", 1024))
+        inter = int(getattr(cfg, "intermediate_size", 4 * hidden))
+        heads = int(getattr(cfg, "num_attention_heads", 16))
+        vocab = int(getattr(cfg, "vocab_size", 50_000))
+        width = max(16, width_chars // 2)
+        per_token = 4 * (8 * hidden + 3 * inter + 2 * heads * width)
+        return width * per_token + 8 * n_cont_tokens * vocab
 
     # -- cleanup ------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Packed shared-context scoring gives the backend's own log-likelihoods, with less work.
 
-:func:`arena.harness._prefix.prefix_loglikelihood` packs a question's choices into one
+:func:`arena.backends.transformers.prefix.prefix_loglikelihood` packs a question's choices into one
 sequence (the context once, then each choice, under a tree attention mask) and runs a
 prefix common to many questions once per batch. Its answers must be the ones the backend
 gives one request at a time (the un-optimised path) for every shape a suite or a hostile
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from arena.backends import BackendError, ModelConfig, create_backend, model_config
-from arena.harness._prefix import prefix_loglikelihood, supports_prefix
+from arena.backends.transformers.prefix import prefix_loglikelihood, supports_prefix
 
 #: Shared few-shot examples (TruthfulQA-like): far longer than the prefix threshold.
 SHOTS = "".join(f"Question: Which colour is the sky? Answer: blue {k}.\n\n" for k in range(4))

@@ -9,7 +9,7 @@ cache entry is written to a temporary directory and renamed into place, so concu
 processes never see half an entry; ``arena-cache.json`` in it records what it was made
 from. An entry that does not load whole is moved away and converted again.
 
-This module imports nothing heavy; the conversion itself is in :mod:`._transformers`.
+This module imports nothing heavy; the conversion itself is in :mod:`.backend`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from arena.backends.config import ModelConfig
 from arena.backends.errors import BackendError
@@ -38,6 +39,7 @@ __all__ = [
     "cache_dir_of",
     "cache_entry",
     "resolve_source",
+    "weights_identity",
 ]
 
 #: Environment variable that moves the converted-model cache.
@@ -112,6 +114,19 @@ def _package_dir(package: str, model: str) -> Path:
             f"{MODEL_PACKAGES[package]}",
         )
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def weights_identity(config: ModelConfig) -> dict[str, Any]:
+    """What pins a model's answers beyond its options: ``{"weights_sha256": ...}``.
+
+    The hash of the weights as stored (None when they cannot be found now: the model's
+    load will say why), computed without loading them, so an evaluation finds its cached
+    answers before (and instead of) loading the model.
+    """
+    try:
+        return {"weights_sha256": resolve_source(config).sha256}
+    except BackendError:
+        return {"weights_sha256": None}
 
 
 def resolve_source(config: ModelConfig) -> WeightsSource:

@@ -23,10 +23,10 @@ module goes further:
    continuation tokens (not to every position of the batch).
 
 The result equals the backend's ``loglikelihood`` up to float rounding (about 1e-6 in
-float32; tests/harness/test_prefix.py). Models whose logits are not ``lm_head(hidden)``
-(final logit soft-capping, logit scaling) are left to the backend; a model with a sliding
-attention window gets packed batches only while every row fits in the window (the custom
-mask replaces the model's own), else the unpacked per-row layout.
+float32; tests/backends/test_transformers_prefix.py). Models whose logits are not
+``lm_head(hidden)`` (final logit soft-capping, logit scaling) are left to the backend; a
+model with a sliding attention window gets packed batches only while every row fits in
+the window (the custom mask replaces the model's own), else the unpacked per-row layout.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from arena.backends import BackendError, LogLikelihood
+from arena.backends.base import LogLikelihood
+from arena.backends.errors import BackendError
 
 __all__ = ["prefix_loglikelihood", "supports_prefix"]
 

@@ -1,4 +1,4 @@
-"""Batched greedy decoding equals the backend's own answers, row by row."""
+"""Batched greedy decoding (the BatchGeneration capability) equals the backend's own answers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from arena.backends import ModelConfig, SamplingParams, create_backend
-from arena.harness._batchgen import batched_generate
+from arena.backends import (
+    Backend,
+    BatchGeneration,
+    Message,
+    ModelConfig,
+    SamplingParams,
+    create_backend,
+)
 
 PROMPTS = [
     "Question: what is two plus two?\nAnswer:",
@@ -17,6 +23,12 @@ PROMPTS = [
     "Q: Name a colour.\nA:",
     "In 1492",
 ]
+
+
+def batcher(backend: Backend) -> BatchGeneration:
+    """The backend as its batched-generation capability (a transformers backend has it)."""
+    assert isinstance(backend, BatchGeneration)
+    return backend
 
 
 @pytest.mark.parametrize(
@@ -31,7 +43,7 @@ def test_batched_rows_equal_single_answers(
     backend.load()
     params = SamplingParams(max_new_tokens=24, stop=stop)
     try:
-        batched = batched_generate(backend, PROMPTS, [params] * len(PROMPTS))
+        batched = batcher(backend).generate_batch(PROMPTS, [params] * len(PROMPTS))
         single = ["".join(backend.complete(p, params)) for p in PROMPTS]
     finally:
         backend.close()
@@ -58,7 +70,7 @@ def test_a_repetition_guard_is_honoured_in_batches(
     plain = create_backend(tiny_model_config)
     params = SamplingParams(max_new_tokens=24)
     try:
-        batched = batched_generate(guarded, PROMPTS, [params] * len(PROMPTS))
+        batched = batcher(guarded).generate_batch(PROMPTS, [params] * len(PROMPTS))
         single = ["".join(guarded.complete(p, params)) for p in PROMPTS]
         unguarded = ["".join(plain.complete(p, params)) for p in PROMPTS]
     finally:
@@ -66,3 +78,22 @@ def test_a_repetition_guard_is_honoured_in_batches(
         plain.close()
     assert batched == single
     assert batched != unguarded  # the guard changes answers, so the equality above means it
+
+
+def test_conversations_in_a_batch_equal_streamed_chat_answers(
+    tiny_model_config: ModelConfig,
+) -> None:
+    backend = create_backend(tiny_model_config)
+    chats = [
+        [Message("user", "Name a colour.")],
+        [Message("system", "Be brief."), Message("user", "Count to three.")],
+        [Message("user", "Hi"), Message("assistant", "Hello!"), Message("user", "And now?")],
+    ]
+    params = SamplingParams(max_new_tokens=16)
+    try:
+        batched = batcher(backend).generate_batch([*chats, "Once upon a time"], [params] * 4)
+        single = ["".join(backend.generate(c, params)) for c in chats]
+        single.append("".join(backend.complete("Once upon a time", params)))
+    finally:
+        backend.close()
+    assert batched == single
