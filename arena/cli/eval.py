@@ -306,7 +306,17 @@ def _traced_factory() -> Callable[[ModelConfig], Backend]:
 
             return traced
 
-        for operation in ("loglikelihood", "generate", "complete", "encode_pair", "render"):
+        operations = (
+            "loglikelihood",
+            "generate",
+            "complete",
+            "encode_pair",
+            "render",
+            "generate_batch",  # the capabilities (arena.backends.base) a harness may use
+            "loglikelihood_shared_prefix",
+            "loglikelihood_tokens",
+        )
+        for operation in operations:
             plain = getattr(backend, operation, None)
             if callable(plain):
                 setattr(backend, operation, trace(operation, plain))  # this instance only
