@@ -30,10 +30,7 @@ from arena.cli.db import add_database_argument
 from arena.errors import UserError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from arena.backends import Backend, ModelConfig
-    from arena.harness import EvalResults
 
 
 #: When set (to anything), each model's first request is logged on stderr with a
@@ -328,7 +325,15 @@ def _traced_factory() -> Callable[[ModelConfig], Backend]:
 
 def _run_suite(args: argparse.Namespace) -> int:
     from arena.backends import load_models
-    from arena.harness import RunOptions, evaluate, load_suite, render_results, task_kind
+    from arena.harness import (
+        RunOptions,
+        deliver,
+        evaluate,
+        load_suite,
+        render_results,
+        task_kind,
+    )
+    from arena.store.evals import EvalStore
 
     if not args.suite:
         raise UserError(
@@ -385,7 +390,7 @@ def _run_suite(args: argparse.Namespace) -> int:
             "with this command's privileges",
             file=sys.stderr,
         )
-    engine = None if args.no_store else open_results_database(args.database)
+    sinks = [] if args.no_store else [EvalStore.open(args.database)]
     try:
         started = datetime.now(UTC)
         results = evaluate(
@@ -401,12 +406,11 @@ def _run_suite(args: argparse.Namespace) -> int:
             f"results in {output}/ (results.json, results.csv, results.md, samples/)",
             file=sys.stderr,
         )
-        _refuse_if_all_failed(results, output)
-        if engine is not None:
-            _store(engine, results, output, started)
+        for line in deliver(results, output, started, sinks):
+            print(line, file=sys.stderr)
     finally:
-        if engine is not None:
-            engine.dispose()
+        for sink in sinks:
+            sink.close()
     failed = sum(r.n_failed for r in results.results)
     if failed:
         print(
@@ -414,68 +418,3 @@ def _run_suite(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
-
-
-def _refuse_if_all_failed(results: EvalResults, output: Path) -> None:
-    """Every sample failed (say, the model did not load): say why, exit non-zero, store nothing."""
-    asked = sum(r.n_samples for r in results.results)
-    failed = sum(r.n_failed for r in results.results)
-    if asked == 0 or failed < asked:
-        return
-    raise UserError(
-        f"every sample failed ({failed} of {asked}), so the run measured nothing and is not "
-        f"stored; the first error: {_first_error(output)} (all in {output}/samples/)"
-    )
-
-
-def _first_error(output: Path) -> str:
-    """The first error recorded in the run's sample logs (one line, shortened)."""
-    from arena.io import JsonlLineError, iter_jsonl
-
-    for log in sorted((output / "samples").glob("*/*.jsonl")):
-        with log.open(encoding="utf-8") as f:
-            try:
-                for _, record in iter_jsonl(f):
-                    error = record.get("error")
-                    if error:
-                        text = " ".join(str(error).split())
-                        return text if len(text) <= 300 else text[:297] + "..."
-            except JsonlLineError:
-                continue  # a torn line (a killed run): the next log may say more
-    return "none recorded"
-
-
-def open_results_database(url: str | None) -> Engine:
-    """Migrate and open the results' database before the run: fail fast, not after hours.
-
-    Like ``arena serve``, the command brings the database to the newest schema itself
-    (Alembic, under a lock, a no-op when it is current), so a first ``arena eval`` on a
-    fresh checkout needs no ``arena db upgrade``.
-    """
-    from arena.store.engine import open_engine
-    from arena.store.errors import SchemaNotCurrent
-    from arena.store.migrate import upgrade
-
-    try:
-        upgrade(url)
-        return open_engine(url)
-    except SchemaNotCurrent as exc:
-        raise SchemaNotCurrent(
-            f"{exc}; or add --no-store to run without storing the results"
-        ) from None
-
-
-def _store(engine: Engine, results: EvalResults, output: Path, started: datetime) -> None:
-    """Store the run's results (replacing those of an earlier store of the same run)."""
-    from arena.store.engine import display_url, make_sessionmaker
-    from arena.store.evals import store_eval_results
-
-    with make_sessionmaker(engine).begin() as session:
-        record = store_eval_results(
-            session, results, output, started_at=started, finished_at=datetime.now(UTC)
-        )
-    print(
-        f"stored as evaluation run {record.id} ({record.n_results} results) in "
-        f"{display_url(engine.url)}",
-        file=sys.stderr,
-    )

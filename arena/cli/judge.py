@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arena.cli.eval import add_store_arguments, open_results_database
+from arena.cli.eval import add_store_arguments
 from arena.errors import UserError
 
 if TYPE_CHECKING:
@@ -199,7 +199,9 @@ def run(args: argparse.Namespace) -> int:
     )
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    engine = None if args.no_store else open_results_database(args.database)
+    from arena.store.evals import open_results_engine
+
+    engine = None if args.no_store else open_results_engine(args.database)
     try:
         judged = run_judge(
             configs[args.judge],

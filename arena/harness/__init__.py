@@ -51,6 +51,7 @@ from arena.harness._sandbox import (
     sandbox_status,
 )
 from arena.harness._scorers import extract_number, processor, processors, scorer, scorers
+from arena.harness._sink import ResultsSink, deliver, first_error
 from arena.harness._suite import (
     KINDS,
     Suite,
@@ -78,6 +79,7 @@ __all__ = [
     "ModelRunner",
     "RatingsReport",
     "RequestCache",
+    "ResultsSink",
     "RunOptions",
     "Sample",
     "SandboxStatus",
@@ -93,9 +95,11 @@ __all__ = [
     "build_samples",
     "bundled_suites",
     "compare_with_ratings",
+    "deliver",
     "evaluate",
     "extract_number",
     "find_suite",
+    "first_error",
     "load_suite",
     "mean_metric",
     "parse_suite",

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 import pandas as pd
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Engine, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from arena.store._sql import upsert_insert
@@ -110,12 +110,14 @@ class StoredRun(Protocol):
 __all__ = [
     "EVAL_RESULT_COLUMNS",
     "EvalRunRecord",
+    "EvalStore",
     "StoredMetric",
     "StoredRun",
     "StoredTaskResult",
     "eval_results_frame",
     "eval_run_key",
     "list_eval_runs",
+    "open_results_engine",
     "store_eval_results",
 ]
 
@@ -360,3 +362,57 @@ def eval_results_frame(session: Session, run_id: int | None = None) -> pd.DataFr
     for name in ("run_id", "n", "n_failed"):
         frame[name] = frame[name].astype("int64")
     return frame
+
+
+def open_results_engine(url: str | None, *, skip_hint: str = "--no-store") -> Engine:
+    """Migrate the database at ``url`` to the newest schema and open it (fail fast).
+
+    Alembic, under a lock, a no-op when the schema is current; so a run fails at its
+    start, not after hours, when the database cannot take its results, and a first
+    ``arena eval`` or ``arena judge`` on a fresh checkout needs no ``arena db upgrade``.
+    ``skip_hint`` names the flag that runs without storing, for the message.
+    """
+    from arena.store.engine import open_engine
+    from arena.store.errors import SchemaNotCurrent
+    from arena.store.migrate import upgrade
+
+    try:
+        upgrade(url)
+        return open_engine(url)
+    except SchemaNotCurrent as exc:
+        raise SchemaNotCurrent(
+            f"{exc}; or add {skip_hint} to run without storing the results"
+        ) from None
+
+
+class EvalStore:
+    """A results sink (``arena.harness.ResultsSink``): runs stored beside the votes.
+
+    :meth:`open` migrates the database first (:func:`open_results_engine`). Each
+    :meth:`put` is one transaction.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None) -> EvalStore:
+        """Migrate and open the database at ``url`` (None: the default one)."""
+        return cls(open_results_engine(url))
+
+    def put(self, results: StoredRun, run_dir: Path, started: datetime) -> str:
+        """Store the run (replacing an earlier store of it); one line saying where."""
+        from arena.store.engine import display_url, make_sessionmaker
+
+        with make_sessionmaker(self.engine).begin() as session:
+            record = store_eval_results(
+                session, results, run_dir, started_at=started, finished_at=datetime.now(UTC)
+            )
+        return (
+            f"stored as evaluation run {record.id} ({record.n_results} results) in "
+            f"{display_url(self.engine.url)}"
+        )
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
