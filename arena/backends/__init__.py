@@ -57,9 +57,11 @@ from arena.backends.registry import (
     backend_identity,
     backend_spec,
     create_backend,
+    for_harness,
     is_remote,
     known_backends,
     register_backend,
+    request_pairs,
 )
 from arena.backends.transformers.weights import WeightsSource, resolve_source
 
@@ -94,11 +96,13 @@ __all__ = [
     "create_backend",
     "default_models_path",
     "filter_stream",
+    "for_harness",
     "is_remote",
     "known_backends",
     "load_models",
     "model_config",
     "parse_models",
     "register_backend",
+    "request_pairs",
     "resolve_source",
 ]

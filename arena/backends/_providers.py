@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,12 @@ def replay() -> Callable[[ModelConfig], Backend]:
 
 
 @register_backend(
-    "openai", options=OpenAIOptions, requires=("httpx",), extra="api", remote=True
+    "openai",
+    options=OpenAIOptions,
+    requires=("httpx",),
+    extra="api",
+    remote=True,
+    request_pairs=lambda opts: int(opts.logprobs_batch),
 )
 def openai() -> Callable[[ModelConfig], Backend]:
     """Any OpenAI-compatible HTTP server (vLLM, TGI, Ollama, llama.cpp server, hosted APIs)."""
@@ -46,6 +52,8 @@ def openai() -> Callable[[ModelConfig], Backend]:
     requires=("torch", "transformers"),
     extra="hf",
     identity=weights_identity,
+    # a harness makes its own batches: no token budget of the backend's, one call one pass
+    harness_options=lambda opts: dataclasses.replace(opts, batch_tokens=1 << 30),
 )
 def transformers() -> Callable[[ModelConfig], Backend]:
     """Local weights (Hugging Face directories or GGUF files) run in-process with PyTorch."""

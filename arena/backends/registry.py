@@ -15,6 +15,7 @@ a missing one (or an ImportError inside the factory) becomes a one-line install 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,9 +32,11 @@ __all__ = [
     "backend_identity",
     "backend_spec",
     "create_backend",
+    "for_harness",
     "is_remote",
     "known_backends",
     "register_backend",
+    "request_pairs",
 ]
 
 #: Imports and returns the implementation: a class (or callable) taking a ModelConfig.
@@ -64,6 +67,13 @@ class BackendSpec:
     identity:
         Extra fields that pin a model's answers beyond its name and options (local
         weights: their hash), computed without loading the model; None: no extra fields.
+    harness_options:
+        The options to use when a harness makes the batches itself (local weights: no
+        token budget of the backend's own, so one call is one forward pass); None: as
+        they are.
+    request_pairs:
+        How many scored pairs one request to a remote backend carries (its options'
+        batch), so a harness sizes its batches to whole requests; None: no such limit.
     """
 
     name: str
@@ -73,6 +83,8 @@ class BackendSpec:
     extra: str | None = None
     remote: bool = False
     identity: Callable[[ModelConfig], dict[str, Any]] | None = None
+    harness_options: Callable[[Any], Any] | None = None
+    request_pairs: Callable[[Any], int] | None = None
 
 
 _REGISTRY: dict[str, BackendSpec] = {}
@@ -87,15 +99,26 @@ def register_backend(
     extra: str | None = None,
     remote: bool = False,
     identity: Callable[[ModelConfig], dict[str, Any]] | None = None,
+    harness_options: Callable[[Any], Any] | None = None,
+    request_pairs: Callable[[Any], int] | None = None,
 ) -> Callable[[BackendFactory], BackendFactory]:
     """Register the decorated factory as the backend ``name`` (a later registration replaces it).
 
-    ``remote`` and ``identity``: see :class:`BackendSpec`.
+    ``remote``, ``identity``, ``harness_options`` and ``request_pairs``: see
+    :class:`BackendSpec`.
     """
 
     def decorate(factory: BackendFactory) -> BackendFactory:
         _REGISTRY[name] = BackendSpec(
-            name, options, factory, tuple(requires), extra, remote, identity
+            name,
+            options,
+            factory,
+            tuple(requires),
+            extra,
+            remote,
+            identity,
+            harness_options,
+            request_pairs,
         )
         return factory
 
@@ -133,6 +156,25 @@ def backend_identity(config: ModelConfig) -> dict[str, Any]:
     if spec is None or spec.identity is None:
         return {}
     return spec.identity(config)
+
+
+def for_harness(config: ModelConfig) -> ModelConfig:
+    """``config`` with the options a batching harness uses (:attr:`BackendSpec.harness_options`)."""
+    spec = backend_spec(config.backend)
+    if spec is None or spec.harness_options is None:
+        return config
+    return dataclasses.replace(config, options=spec.harness_options(config.options))
+
+
+def request_pairs(config: ModelConfig) -> int | None:
+    """Scored pairs one request of ``config``'s backend carries (None: no such limit).
+
+    See :attr:`BackendSpec.request_pairs`.
+    """
+    spec = backend_spec(config.backend)
+    if spec is None or spec.request_pairs is None:
+        return None
+    return spec.request_pairs(config.options)
 
 
 def _is_installed(package: str) -> bool:

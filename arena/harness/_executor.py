@@ -48,7 +48,9 @@ from arena.backends import (
     UnsupportedOperation,
     backend_identity,
     create_backend,
+    for_harness,
     is_remote,
+    request_pairs,
 )
 from arena.harness._cache import RequestCache, request_key
 from arena.harness._data import messages_json
@@ -217,11 +219,7 @@ class ModelRunner:
         self._prefetch.start()
 
     def _make_backend(self) -> Backend:
-        config = self.config
-        if hasattr(config.options, "batch_tokens"):  # the harness batches: one call, one pass
-            config = dataclasses.replace(
-                config, options=dataclasses.replace(config.options, batch_tokens=1 << 30)
-            )
+        config = for_harness(self.config)  # the harness batches: one call, one pass
         start = time.perf_counter()
         backend = self._factory(config)
         backend.load()
@@ -451,7 +449,7 @@ class ModelRunner:
                 # one batch = one HTTP request's worth (the backend's logprobs_batch pairs):
                 # ``concurrency`` requests in flight along the prefix order, and the
                 # progress bar moves per request, not once per 32 documents at the end
-                per_request = int(getattr(self.config.options, "logprobs_batch", 16))
+                per_request = request_pairs(self.config) or 16
                 n = max(1, per_request // len(first))
             else:
                 width = max(len(requests[i][0]) + len(requests[i][1]) for i in first)

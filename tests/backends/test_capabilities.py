@@ -23,8 +23,10 @@ from arena.backends import (
     SamplingParams,
     TokenScoring,
     create_backend,
+    for_harness,
     is_remote,
     model_config,
+    request_pairs,
 )
 from arena.backends.fake import FakeBackend
 from arena.harness import ModelRunner, RequestCache
@@ -62,6 +64,21 @@ def test_other_backends_have_none_of_them(config: ModelConfig) -> None:
 def test_only_a_server_backend_is_remote() -> None:
     assert is_remote(model_config("srv", "openai", base_url="http://127.0.0.1:9/v1", model="m"))
     assert not is_remote(model_config("f", "fake"))
+
+
+def test_what_a_harness_needs_before_the_backend_exists_comes_from_the_registry(
+    tmp_path: Any,
+) -> None:
+    local = model_config("t", "transformers", path=str(tmp_path), batch_tokens=512)
+    assert for_harness(local).options.batch_tokens == 1 << 30  # one call, one forward pass
+    assert local.options.batch_tokens == 512  # the models file's own config is untouched
+    fake = model_config("f", "fake")
+    assert for_harness(fake) == fake
+    srv = model_config(
+        "srv", "openai", base_url="http://127.0.0.1:9/v1", model="m", logprobs_batch=5
+    )
+    assert request_pairs(srv) == 5
+    assert request_pairs(fake) is None
 
 
 class Batching(FakeBackend):
