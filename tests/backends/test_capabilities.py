@@ -160,6 +160,16 @@ def test_the_harness_scores_with_a_shared_prefix_exactly_when_supported(supporte
         assert all(s["logprob"] != -1.0 for s in scores)
 
 
+def test_the_no_prefix_switch_turns_shared_prefix_scoring_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ARENA_EVAL_NO_PREFIX", "1")
+    backend = PrefixScorer(model_config("m", "fake"), supported=True)
+    scores = run(backend, "loglikelihood", [("Question? Answer:", " A")], [[0]])
+    assert backend.prefix_calls == 0
+    assert scores[0]["logprob"] != -1.0  # the backend's own loglikelihood
+
+
 def test_a_backend_without_chat_rendering_is_refused_with_a_clear_message() -> None:
     from arena.backends import BackendError
 
