@@ -78,7 +78,7 @@ MAX_LOGPROBS = 1000
 
 
 def _limited(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    from arena.harness._data import select_rows
+    from arena.harness import select_rows
 
     return [rows[i] for i in select_rows(rows, n, SEED)]
 
@@ -291,7 +291,7 @@ def compare_mmlu(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> di
 
 
 def compare_gsm8k(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict[str, Any]:
-    from arena.harness._scorers import run_scorer
+    from arena.harness import run_scorer
 
     n = len(ours)
     assert n == len(theirs), (n, len(theirs))

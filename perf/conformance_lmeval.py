@@ -101,7 +101,7 @@ SEED = 1234
 
 def _limited(rows: list[dict[str, object]], n: int) -> list[dict[str, object]]:
     """The rows ``arena eval --limit n`` asks (a seeded sample across subjects), in order."""
-    from arena.harness._data import select_rows
+    from arena.harness import select_rows
 
     return [rows[i] for i in select_rows(rows, n, SEED)]
 
@@ -119,8 +119,7 @@ def _write_mc_tasks(n_hellaswag: int, n_truthfulqa: int, tasks: Path) -> None:
 
     import yaml
 
-    from arena.harness import load_suite, read_rows
-    from arena.harness._scorers import split_hellaswag_ctx
+    from arena.harness import load_suite, read_rows, split_hellaswag_ctx
 
     (task,) = load_suite("hellaswag").tasks
     with open(OUT / "hellaswag.jsonl", "w", encoding="utf-8") as f:
@@ -273,7 +272,7 @@ t0 = time.perf_counter()
 # `arena eval` as a user runs it; start-up = from here to the first request, which is
 # when the first batch is handed to a loaded model (the model loads in the background
 # while the samples are prepared, see ModelRunner.prefetch)
-import arena.harness._executor as ex
+import arena.harness as ex
 first = []
 plain_run_batches = ex.ModelRunner._run_batches
 def run_batches(self, batches, call, *args, **kwargs):
@@ -406,7 +405,7 @@ def main() -> None:
     }
     import shutil
 
-    from arena.harness._scorers import run_scorer
+    from arena.harness import run_scorer
 
     for task in chosen:
         suite, size_option, tolerance = TASKS[task]

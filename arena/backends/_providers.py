@@ -26,7 +26,7 @@ def fake() -> Callable[[ModelConfig], Backend]:
 @register_backend("replay", options=ReplayOptions)
 def replay() -> Callable[[ModelConfig], Backend]:
     """Answers read from a JSONL file generated beforehand (no dependencies)."""
-    from arena.backends._replay import ReplayBackend
+    from arena.backends.replay import ReplayBackend
 
     return ReplayBackend
 
@@ -41,7 +41,7 @@ def replay() -> Callable[[ModelConfig], Backend]:
 )
 def openai() -> Callable[[ModelConfig], Backend]:
     """Any OpenAI-compatible HTTP server (vLLM, TGI, Ollama, llama.cpp server, hosted APIs)."""
-    from arena.backends._openai import OpenAIBackend
+    from arena.backends.openai import OpenAIBackend
 
     return OpenAIBackend
 

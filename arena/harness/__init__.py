@@ -28,9 +28,34 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from arena.harness._cache import RequestCache, request_key
-from arena.harness._data import DATA_PACKAGES, DataError, Sample, build_samples, read_rows
-from arena.harness._executor import BackendFactory, ModelRunner
-from arena.harness._metrics import MetricValue, bootstrap_metric, mean_metric, pass_at_k
+from arena.harness._data import (
+    DATA_PACKAGES,
+    DataError,
+    Sample,
+    build_samples,
+    join_system,
+    messages_from_json,
+    messages_json,
+    prompt_json,
+    read_rows,
+    select_rows,
+)
+from arena.harness._executor import (
+    PREFIX_CLUSTER_CHARS,
+    BackendFactory,
+    ModelRunner,
+    prefix_order,
+    rolling_windows,
+)
+from arena.harness._letter import letter_labels, letter_prompt, parse_letter
+from arena.harness._metrics import (
+    MetricValue,
+    bootstrap_metric,
+    clip_unit,
+    mean_metric,
+    pass_at_k,
+    perplexity_metrics,
+)
 from arena.harness._results import (
     RESULT_FORMATS,
     EvalResults,
@@ -50,10 +75,20 @@ from arena.harness._sandbox import (
     run_programs,
     sandbox_status,
 )
-from arena.harness._scorers import extract_number, processor, processors, scorer, scorers
+from arena.harness._scorers import (
+    extract_number,
+    hellaswag,
+    processor,
+    processors,
+    run_scorer,
+    scorer,
+    scorers,
+    split_hellaswag_ctx,
+)
 from arena.harness._sink import ResultsSink, deliver, first_error
 from arena.harness._suite import (
     KINDS,
+    DatasetSpec,
     Suite,
     SuiteError,
     TaskSpec,
@@ -61,6 +96,7 @@ from arena.harness._suite import (
     find_suite,
     load_suite,
     parse_suite,
+    suites_dir,
 )
 from arena.harness._template import FILTERS, Template, TemplateError
 
@@ -68,10 +104,12 @@ __all__ = [
     "DATA_PACKAGES",
     "FILTERS",
     "KINDS",
+    "PREFIX_CLUSTER_CHARS",
     "RESULT_FORMATS",
     "TASK_KINDS",
     "BackendFactory",
     "DataError",
+    "DatasetSpec",
     "EvalResults",
     "ExecResult",
     "Limits",
@@ -94,35 +132,57 @@ __all__ = [
     "bootstrap_metric",
     "build_samples",
     "bundled_suites",
+    "clip_unit",
     "compare_with_ratings",
     "deliver",
     "evaluate",
     "extract_number",
     "find_suite",
     "first_error",
+    "hellaswag",
+    "join_system",
+    "letter_labels",
+    "letter_prompt",
     "load_suite",
     "mean_metric",
+    "messages_from_json",
+    "messages_json",
+    "parse_letter",
     "parse_suite",
     "pass_at_k",
+    "perplexity_metrics",
+    "prefix_order",
     "processor",
     "processors",
+    "prompt_json",
+    "read_ratings",
     "read_results",
     "read_rows",
     "render_report",
     "render_results",
     "request_key",
     "require_sandbox",
+    "rolling_windows",
     "run_program",
     "run_programs",
+    "run_scorer",
     "sandbox_status",
     "scorer",
     "scorers",
+    "select_rows",
+    "split_hellaswag_ctx",
+    "suites_dir",
     "task_kind",
     "write_results_table",
 ]
 
 if TYPE_CHECKING:
-    from arena.harness._report import RatingsReport, compare_with_ratings, render_report
+    from arena.harness._report import (
+        RatingsReport,
+        compare_with_ratings,
+        read_ratings,
+        render_report,
+    )
 
 #: Exported names whose module is imported only when they are used (``arena eval report``
 #: reads leaderboards and battles; a run needs none of that).
@@ -130,6 +190,7 @@ _LAZY = {
     "RatingsReport": "arena.harness._report",
     "compare_with_ratings": "arena.harness._report",
     "render_report": "arena.harness._report",
+    "read_ratings": "arena.harness._report",
 }
 
 

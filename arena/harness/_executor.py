@@ -60,7 +60,7 @@ __all__ = ["ModelRunner", "model_identity", "prefix_order"]
 #: Memory one scoring or generation batch may use, at most (the rest is left to the system).
 _BATCH_MEMORY_CAP = 2 << 30
 #: Documents whose contexts start with the same characters are batched together.
-_CLUSTER_CHARS = 160
+PREFIX_CLUSTER_CHARS = 160
 #: Largest automatic batch (documents per forward pass); larger batches gain nothing on CPU.
 _AUTO_MAX_BATCH = 64
 
@@ -415,7 +415,7 @@ class ModelRunner:
             # longest first within such a cluster
             docs.sort(
                 key=lambda d: (
-                    requests[d[0]][0][:_CLUSTER_CHARS],
+                    requests[d[0]][0][:PREFIX_CLUSTER_CHARS],
                     -max(len(requests[i][0]) + len(requests[i][1]) for i in d),
                 )
             )
@@ -538,7 +538,7 @@ class ModelRunner:
 def prefix_order(texts: Sequence[str], indices: Sequence[int]) -> list[int]:
     """``indices`` ordered so that texts sharing a beginning are sent one after the other.
 
-    Texts are grouped by their first :data:`_CLUSTER_CHARS` characters (the same few-shot
+    Texts are grouped by their first :data:`PREFIX_CLUSTER_CHARS` characters (the same few-shot
     context, the same instructions); the groups go longest text first, and so do the texts
     within each. A server with prefix caching (vLLM) then finds the shared prefix in its
     cache for all but the first requests of a group, which are in flight together (the
@@ -547,7 +547,7 @@ def prefix_order(texts: Sequence[str], indices: Sequence[int]) -> list[int]:
     """
     groups: dict[str, list[int]] = {}
     for i in sorted(indices, key=lambda i: -len(texts[i])):
-        groups.setdefault(texts[i][:_CLUSTER_CHARS], []).append(i)
+        groups.setdefault(texts[i][:PREFIX_CLUSTER_CHARS], []).append(i)
     return [i for group in groups.values() for i in group]
 
 

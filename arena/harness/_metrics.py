@@ -8,6 +8,7 @@ over samples.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -19,6 +20,7 @@ __all__ = [
     "Z95",
     "MetricValue",
     "bootstrap_metric",
+    "clip_unit",
     "mean_metric",
     "pass_at_k",
     "perplexity_metrics",
@@ -125,3 +127,13 @@ def perplexity_metrics(
         "bits_per_byte": lambda d: float(-d[:, 0].sum() / d[:, 2].sum() / math.log(2)),
     }
     return {k: bootstrap_metric(f, data, rounds=rounds, seed=seed) for k, f in stats.items()}
+
+
+def clip_unit(m: MetricValue) -> MetricValue:
+    """A rate's interval kept inside [0, 1] (the normal interval can cross either end).
+
+    An undefined bound (NaN: a single sample) stays undefined.
+    """
+    lower = m.ci_lower if math.isnan(m.ci_lower) else max(0.0, m.ci_lower)
+    upper = m.ci_upper if math.isnan(m.ci_upper) else min(1.0, m.ci_upper)
+    return dataclasses.replace(m, ci_lower=lower, ci_upper=upper)

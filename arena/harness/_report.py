@@ -44,7 +44,12 @@ class RatingsReport:
     score_name: str
 
 
-def _ratings(paths: Sequence[Path]) -> pd.Series:
+def read_ratings(paths: Sequence[Path]) -> pd.Series:
+    """Ratings by model from a leaderboard export (CSV or JSON) or from battle files.
+
+    One ``.csv``/``.json`` file is read as an exported leaderboard (its provenance line
+    skipped); anything else is read as battles and rated.
+    """
     if len(paths) == 1 and paths[0].suffix.lower() in (".csv", ".json"):
         p = paths[0]
         try:
@@ -81,7 +86,7 @@ def compare_with_ratings(
     metric: str | None = None,
 ) -> RatingsReport:
     """Put each model's suite score beside its arena rating."""
-    rating = _ratings(ratings)
+    rating = read_ratings(ratings)
     scores: dict[str, float] = {}
     for model in results.models:
         rows = [r for r in results.results if r.model == model and (task is None or r.task == task)]

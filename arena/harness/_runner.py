@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import json
-import math
 import platform
 import re
 import sys
@@ -46,7 +45,13 @@ from arena.harness._data import (
 )
 from arena.harness._executor import BackendFactory, ModelRunner
 from arena.harness._letter import letter_labels, letter_prompt, parse_letter
-from arena.harness._metrics import MetricValue, mean_metric, pass_at_k, perplexity_metrics
+from arena.harness._metrics import (
+    MetricValue,
+    clip_unit,
+    mean_metric,
+    pass_at_k,
+    perplexity_metrics,
+)
 from arena.harness._results import EvalResults, TaskResult, write_results_table
 from arena.harness._sandbox import Limits, require_sandbox, run_programs
 from arena.harness._scorers import run_scorer
@@ -228,7 +233,7 @@ def _run_multiple_choice_letter(
             unparsed.append(float(pred is None))
         records.append(rec)
     metrics = {"acc_letter": mean_metric(acc), "unparsed": mean_metric(unparsed)}
-    return records, {k: _clip_unit(v) for k, v in metrics.items()}, failed
+    return records, {k: clip_unit(v) for k, v in metrics.items()}, failed
 
 
 def _sampling(task: TaskSpec, options: RunOptions, j: int) -> SamplingParams:
@@ -287,16 +292,6 @@ def code_limits(task: TaskSpec) -> Limits:
     return Limits(timeout=task.code.timeout, memory_mb=task.code.memory_mb)
 
 
-def _clip_unit(m: MetricValue) -> MetricValue:
-    """A rate's interval kept inside [0, 1] (the normal interval can cross either end).
-
-    An undefined bound (NaN: a single sample) stays undefined.
-    """
-    lower = m.ci_lower if math.isnan(m.ci_lower) else max(0.0, m.ci_lower)
-    upper = m.ci_upper if math.isnan(m.ci_upper) else min(1.0, m.ci_upper)
-    return dataclasses.replace(m, ci_lower=lower, ci_upper=upper)
-
-
 def _run_code(
     task: TaskSpec, samples: list[Sample], runner: ModelRunner, options: RunOptions, bar: Any
 ) -> KindResult:
@@ -352,7 +347,7 @@ def _run_code(
             rec[f"pass@{k}"] = value
             metrics[f"pass@{k}"].append(value)
         records.append(rec)
-    return records, {k: _clip_unit(mean_metric(v)) for k, v in metrics.items()}, failed
+    return records, {k: clip_unit(mean_metric(v)) for k, v in metrics.items()}, failed
 
 
 def _run_perplexity(

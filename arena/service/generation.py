@@ -15,7 +15,7 @@ Two layers, neither of which knows battles or the store:
   owner (the service) turns the outcome into a stored answer or a failed battle.
 
 An answer is complete only when its backend's stream ended normally (every backend raises
-on a truncated stream: see :mod:`arena.backends._openai`) or a cap ended it. A visitor's
+on a truncated stream: see :mod:`arena.backends.openai`) or a cap ended it. A visitor's
 Stop ends both sides at once; what was not complete by then stays incomplete.
 """
 

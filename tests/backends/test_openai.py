@@ -22,7 +22,7 @@ from arena.backends import (
     create_backend,
     model_config,
 )
-from arena.backends._openai import MAX_LINE_BYTES, OpenAIBackend, parse_retry_after
+from arena.backends.openai import MAX_LINE_BYTES, OpenAIBackend, parse_retry_after
 from tests.backends.http_server import (
     Flood,
     ScriptedServer,

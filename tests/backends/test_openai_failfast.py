@@ -27,7 +27,7 @@ from arena.backends import (
     create_backend,
     model_config,
 )
-from arena.backends._openai import OpenAIBackend, split_pair
+from arena.backends.openai import OpenAIBackend, split_pair
 from arena.cli.main import main
 from tests.backends.http_server import ScriptedServer, chat_chunk, json_answer, sse
 
@@ -217,8 +217,7 @@ def test_eval_against_a_server_that_cannot_score_fails_fast_and_exits_non_zero(
 
 
 def test_refusals_after_a_success_stay_about_their_own_request(server: ScriptedServer) -> None:
-    from arena.harness._cache import RequestCache
-    from arena.harness._executor import ModelRunner
+    from arena.harness import ModelRunner, RequestCache
 
     ok = json_answer({"choices": [echo(0, ["q"], [None]), echo(1, ["q", " a"], [None, -1.0])]})
     too_long = json_answer({"error": {"message": "prompt too long"}}, status=400)
@@ -238,8 +237,7 @@ def test_refusals_after_a_success_stay_about_their_own_request(server: ScriptedS
 
 
 def test_unsupported_scoring_stops_at_once(server: ScriptedServer) -> None:
-    from arena.harness._cache import RequestCache
-    from arena.harness._executor import ModelRunner
+    from arena.harness import ModelRunner, RequestCache
 
     choices = [{"index": i, "text": "", "logprobs": None} for i in (0, 1)]
     no_logprobs = json_answer({"choices": choices})

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("httpx")
 
 from arena.backends import LogLikelihood, create_backend, model_config
-from arena.backends._openai import OpenAIBackend, next_token_candidate
+from arena.backends.openai import OpenAIBackend, next_token_candidate
 from tests.backends.http_server import ScriptedServer, json_answer
 
 CONTEXT = "Q: 2+2?\nAnswer:"

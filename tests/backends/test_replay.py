@@ -16,7 +16,7 @@ from arena.backends import (
     create_backend,
     load_models,
 )
-from arena.backends._replay import normalise_prompt
+from arena.backends.replay import normalise_prompt
 
 
 def write_jsonl(path: Path, rows: list[object]) -> Path:

@@ -132,10 +132,9 @@ def test_pass_at_k_intervals_stay_in_the_unit_interval(tmp_path: Path) -> None:
 def test_clipping_keeps_an_undefined_interval_undefined() -> None:
     import math
 
-    from arena.harness import mean_metric
-    from arena.harness._runner import _clip_unit
+    from arena.harness import clip_unit, mean_metric
 
-    one = _clip_unit(mean_metric([1.0]))
+    one = clip_unit(mean_metric([1.0]))
     assert one.value == 1.0 and math.isnan(one.ci_lower) and math.isnan(one.ci_upper)
-    high = _clip_unit(mean_metric([1.0, 1.0, 1.0, 1.0, 0.0]))
+    high = clip_unit(mean_metric([1.0, 1.0, 1.0, 1.0, 0.0]))
     assert high.ci_upper == 1.0 and 0.0 < high.ci_lower < high.value

@@ -9,8 +9,15 @@ import pytest
 
 from arena.backends import model_config
 from arena.cli.main import main
-from arena.harness import RunOptions, evaluate, load_suite, render_results
-from arena.harness._letter import letter_labels, letter_prompt, parse_letter
+from arena.harness import (
+    RunOptions,
+    evaluate,
+    letter_labels,
+    letter_prompt,
+    load_suite,
+    parse_letter,
+    render_results,
+)
 
 LETTERS = ("A", "B", "C", "D")
 

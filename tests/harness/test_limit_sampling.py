@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from arena.backends import ModelConfig
-from arena.harness import RunOptions, evaluate, load_suite, read_results
-from arena.harness._data import build_samples, select_rows
+from arena.harness import RunOptions, build_samples, evaluate, load_suite, read_results, select_rows
 
 #: A file sorted by subject, as MMLU's is: 60 "law", 30 "math", 10 "art".
 ROWS = (

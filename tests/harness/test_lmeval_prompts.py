@@ -10,10 +10,18 @@ from typing import Any
 import pytest
 
 from arena.backends import model_config
-from arena.harness import RunOptions, evaluate, load_suite, render_results
-from arena.harness._data import build_samples, join_system, read_rows
-from arena.harness._scorers import hellaswag, split_hellaswag_ctx
-from arena.harness._suite import SuiteError
+from arena.harness import (
+    RunOptions,
+    SuiteError,
+    build_samples,
+    evaluate,
+    hellaswag,
+    join_system,
+    load_suite,
+    read_rows,
+    render_results,
+    split_hellaswag_ctx,
+)
 
 
 def lmeval_hellaswag(doc: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +111,7 @@ def test_mmlu_under_a_chat_template_puts_the_description_in_the_system_message()
 
 def test_mmlu_with_a_chat_template_runs_with_the_system_message(tmp_path: Path) -> None:
     # a fake chat model that renders turns: the system message reaches the model
-    from arena.harness._executor import ModelRunner
+    from arena.harness import ModelRunner
 
     seen: list[str] = []
 

@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from arena.backends import InvalidParams, Message, SamplingParams, model_config
-from arena.harness._cache import RequestCache
-from arena.harness._data import messages_from_json, messages_json, prompt_json
-from arena.harness._executor import ModelRunner
+from arena.harness import ModelRunner, RequestCache, messages_from_json, messages_json, prompt_json
 
 CHAT = (Message("system", "You are terse."), Message("user", "Name a river.\n\nA:"))
 PLAIN = "Q: 2+2?\nA:"

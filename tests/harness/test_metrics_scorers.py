@@ -9,9 +9,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from arena.harness import extract_number, mean_metric, pass_at_k, scorer, scorers
-from arena.harness._metrics import perplexity_metrics
-from arena.harness._scorers import run_scorer
+from arena.harness import (
+    extract_number,
+    mean_metric,
+    pass_at_k,
+    perplexity_metrics,
+    run_scorer,
+    scorer,
+    scorers,
+)
 
 
 def test_pass_at_k_matches_enumeration() -> None:

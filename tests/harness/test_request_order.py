@@ -2,7 +2,7 @@
 
 A server with prefix caching (vLLM) computes a shared few-shot context once for the
 requests in flight after the first one of a group; so the order in which
-:class:`~arena.harness._executor.ModelRunner` sends a server's requests keeps the requests
+:class:`~arena.harness.ModelRunner` sends a server's requests keeps the requests
 of one prefix together. Local backends keep their length order (alike lengths pad least).
 """
 
@@ -19,9 +19,15 @@ from typing import Any
 import pytest
 
 from arena.backends import Message, ModelConfig, SamplingParams, create_backend, model_config
-from arena.harness import RunOptions, evaluate, load_suite
-from arena.harness._cache import RequestCache
-from arena.harness._executor import _CLUSTER_CHARS, ModelRunner, prefix_order
+from arena.harness import (
+    PREFIX_CLUSTER_CHARS,
+    ModelRunner,
+    RequestCache,
+    RunOptions,
+    evaluate,
+    load_suite,
+    prefix_order,
+)
 
 SUBJECTS = ("anatomy", "astronomy", "virology")
 
@@ -34,7 +40,7 @@ def fewshot(subject: str, question: str) -> str:
 
 def prefix_runs(prompts: Sequence[str]) -> int:
     """How many runs of equal prefix a sequence has (one per group when grouped)."""
-    keys = [p[:_CLUSTER_CHARS] for p in prompts]
+    keys = [p[:PREFIX_CLUSTER_CHARS] for p in prompts]
     return sum(1 for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k)
 
 

@@ -235,7 +235,7 @@ def test_smoke_suite_on_tiny_transformers_model(
 
 
 def test_rolling_windows_cover_every_token() -> None:
-    from arena.harness._executor import rolling_windows
+    from arena.harness import rolling_windows
 
     tokens = list(range(100, 123))
     windows = list(rolling_windows(tokens, 0, max_len=5))
@@ -288,8 +288,13 @@ def test_cli_run_table_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_report_against_a_leaderboard(tmp_path: Path) -> None:
-    from arena.harness import EvalResults, MetricValue, TaskResult
-    from arena.harness._report import compare_with_ratings, render_report
+    from arena.harness import (
+        EvalResults,
+        MetricValue,
+        TaskResult,
+        compare_with_ratings,
+        render_report,
+    )
 
     def result(model: str, value: float) -> TaskResult:
         return TaskResult(

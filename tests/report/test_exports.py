@@ -374,9 +374,9 @@ def test_written_file_is_readable_like_a_normal_new_file(tmp_path: Path) -> None
 
 def test_eval_report_reads_an_exported_leaderboard_csv(board: Leaderboard, tmp_path: Path) -> None:
     """``arena eval report --ratings lb.csv`` skips the provenance line of an export."""
-    from arena.harness._report import _ratings
+    from arena.harness import read_ratings
 
     path = tmp_path / "lb.csv"
     write_leaderboard(board, path, "csv")
-    ratings = _ratings([path])
+    ratings = read_ratings([path])
     assert ratings.to_dict() == pytest.approx(board.table.set_index("model")["rating"].to_dict())
