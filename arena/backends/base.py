@@ -74,6 +74,10 @@ class Message:
                 f"message content must be a string, got {type(self.content).__name__}"
             )
 
+    def to_dict(self) -> dict[str, str]:
+        """``{"role", "content"}``: the shape of chat APIs, chat templates and battle logs."""
+        return {"role": self.role, "content": self.content}
+
 
 @dataclass(frozen=True)
 class SamplingParams:

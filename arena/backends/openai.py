@@ -466,7 +466,7 @@ class OpenAIBackend(BaseBackend):
     def generate(self, messages: Sequence[Message], params: SamplingParams) -> Iterator[str]:
         """Stream a chat answer from ``/chat/completions``."""
         payload = self._payload(params)
-        payload["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+        payload["messages"] = [m.to_dict() for m in messages]
         return self._stream("generate", "chat/completions", payload, params, chat=True)
 
     def complete(self, prompt: str, params: SamplingParams) -> Iterator[str]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from arena.backends import Message
 from arena.judge._prompts import JudgePrompt, QuestionId, template_for
 
 __all__ = [
@@ -139,10 +140,7 @@ class Judgment:
 def _conversation(turns: Sequence[str], answers: Sequence[str]) -> list[dict[str, str]]:
     messages: list[dict[str, str]] = []
     for question, answer in zip(turns, answers, strict=True):
-        messages += [
-            {"role": "user", "content": question},
-            {"role": "assistant", "content": answer},
-        ]
+        messages += [Message("user", question).to_dict(), Message("assistant", answer).to_dict()]
     return messages
 
 

@@ -146,3 +146,9 @@ def test_stripped_stream_equals_stripping_the_cut_text(text: str, cuts: list[int
     expected = apply_stop(text, ROLES_STOPS).strip()
     out = list(filter_stream(chunks, ROLES_STOPS, strip=True))
     assert "".join(out) == expected and all(out)
+
+
+def test_a_message_is_written_as_chat_apis_and_battle_logs_write_it() -> None:
+    from arena.backends import Message
+
+    assert Message("user", "Hi | <b>").to_dict() == {"role": "user", "content": "Hi | <b>"}

@@ -601,7 +601,7 @@ class TransformersBackend(BaseBackend):
             raise BackendError(self._info.name, "generate", "no messages to answer")
         if self._use_chat_template:
             text: str = self._tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in messages],
+                [m.to_dict() for m in messages],
                 add_generation_prompt=True,
                 tokenize=False,
             )
