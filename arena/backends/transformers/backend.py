@@ -724,6 +724,19 @@ class TransformersBackend(BaseBackend):
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LogLikelihood]:
         """Score ``(context, continuation)`` pairs; see the module docstring for the method."""
+        return self.loglikelihood_tokens(self.encode_requests(requests))
+
+    def encode_requests(
+        self, requests: Sequence[tuple[str, str]]
+    ) -> list[tuple[list[int], list[int]]]:
+        """The token ids of scoring requests (:meth:`encode_pair`), each one checked.
+
+        Raises
+        ------
+        BackendError
+            A continuation that is empty, encodes to no tokens, or is longer than the
+            model's context; the message names the request.
+        """
         self.load()
         name = self._info.name
         pairs: list[tuple[list[int], list[int]]] = []
@@ -742,8 +755,8 @@ class TransformersBackend(BaseBackend):
                     f"request {i}: the continuation has {len(cont)} tokens, more than the "
                     f"model's context ({self._max_length})",
                 )
-            pairs.append((ctx, cont))
-        return self.loglikelihood_tokens(pairs)
+            pairs.append((list(ctx), list(cont)))
+        return pairs
 
     def loglikelihood_tokens(
         self, pairs: Sequence[tuple[list[int], list[int]]]

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from arena.backends.base import LogLikelihood
-from arena.backends.errors import BackendError
 
 __all__ = ["prefix_loglikelihood", "supports_prefix"]
 
@@ -74,29 +73,6 @@ def supports_prefix(backend: Any) -> bool:
         return False
     params = inspect.signature(backend.model.get_decoder().forward).parameters
     return "position_ids" in params and "attention_mask" in params
-
-
-def _encode(backend: Any, requests: Sequence[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
-    name = backend.info.name
-    max_length = int(backend.info.context_length or 2048)
-    pairs = []
-    for i, (context, continuation) in enumerate(requests):
-        if not continuation:
-            raise BackendError(name, "loglikelihood", f"request {i}: the continuation is empty")
-        ctx, cont = backend.encode_pair(context, continuation)
-        if not cont:
-            raise BackendError(
-                name, "loglikelihood", f"request {i}: the continuation encodes to no tokens"
-            )
-        if len(cont) > max_length:
-            raise BackendError(
-                name,
-                "loglikelihood",
-                f"request {i}: the continuation has {len(cont)} tokens, "
-                f"more than the model's context ({max_length})",
-            )
-        pairs.append((list(ctx), list(cont)))
-    return pairs
 
 
 def _shared(rows: Sequence[Sequence[int]], limit: int) -> int:
@@ -295,7 +271,7 @@ def prefix_loglikelihood(
     """
     import torch
 
-    pairs = _encode(backend, requests)
+    pairs = backend.encode_requests(requests)
     max_length = int(backend.info.context_length or 2048)
     rows: dict[tuple[int, ...], list[int]] = {}
     for i, (ctx, cont) in enumerate(pairs):
