@@ -102,9 +102,14 @@ def test_a_codename_set_on_one_replica_is_a_leak_word_and_a_label_on_the_other(
     assert set(before.labels or ()) <= {"Alpha Chat", "Beta Chat", "kestrel"}
     one.update_model("fake-alpha", codename="zephyr")
     time.sleep(BOUND_S)
-    voted = [_vote_round(two, "v", f"Why is the sky blue? {i}") for i in range(6)]
-    with_alpha = [r for r in voted if r.vote is not None and "zephyr" in (r.labels or ())]
-    assert with_alpha, "alpha was never drawn in six battles"
+    with_alpha: list[Round] = []
+    for i in range(24):  # pairs are drawn at random: until alpha has been in two battles
+        r = _vote_round(two, "v", f"Why is the sky blue? {i}")
+        if r.vote is not None and "zephyr" in (r.labels or ()):
+            with_alpha.append(r)
+        if len(with_alpha) == 2:
+            break
+    assert with_alpha, "alpha was never drawn in 24 battles"
     for round_ in with_alpha:
         assert round_.vote is not None and round_.vote.identity_leak  # its answer names it
         assert "Alpha Chat" not in (round_.labels or ())  # revealed as the codename only
